@@ -1,0 +1,54 @@
+# Caducée: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install lint format lock serve messages clean
+
+## Install (reproducibly, from the hashed lock file), migrate, seed the demo and serve on :8000.
+run: install
+	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py migrate --no-input
+	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py seed_demo
+	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Run the whole test suite (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+test: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Caducée needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## Production-style server (granian, see deploy/); refuses to start on an unsafe configuration.
+serve: install
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers 2 --blocking-threads 2 idp.wsgi:application
+
+lint: install
+	$(BIN)/python -m ruff check .
+
+format: install
+	$(BIN)/python -m ruff check --fix .
+	$(BIN)/python -m ruff format .
+
+## Recompile the lock file after changing dependencies in pyproject.toml (needs `uv`).
+lock:
+	uv pip compile pyproject.toml requirements/build.in --extra dev --generate-hashes --universal --python-version 3.11 -o requirements.lock
+
+## Recompile translations after editing locale/*/LC_MESSAGES/django.po (needs GNU gettext).
+messages: install
+	$(BIN)/python manage.py compilemessages --locale fr
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

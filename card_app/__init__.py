@@ -1,0 +1,1 @@
+"""Reference card app (library and `caducee-card` CLI), speaking only the public app API."""

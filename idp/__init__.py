@@ -1,0 +1,1 @@
+"""Caducée: identity provider and single sign-on for health professionals."""

@@ -1,0 +1,1 @@
+"""The professional identity, mirroring the national registry (RPPS/ADELI)."""

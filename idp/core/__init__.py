@@ -1,0 +1,1 @@
+"""Small shared helpers used across the provider (environment, checks, messaging backends)."""

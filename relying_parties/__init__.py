@@ -1,0 +1,1 @@
+"""Relying parties: client registry, vendor portal, approval, dynamic registration."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RppsSyncConfig(AppConfig):
+    name = "rpps_sync"
+    verbose_name = "Registry synchronisation (RPPS/ADELI)"
