@@ -1,0 +1,28 @@
+"""Typed audit event tags: ``<area>:<object>:<what happened>``.
+
+Every event the journal records names one of these; a free-form string is refused, so that tests and
+alerting can rely on a closed vocabulary. Add new tags in the section of the area that emits them.
+"""
+
+from enum import StrEnum
+
+
+class EventTag(StrEnum):
+    # --- accounts: the professional identity ------------------------------------------------------
+    ACCOUNTS_PROFESSIONAL_CREATED = "accounts:professional:created"
+    ACCOUNTS_PROFESSIONAL_UPDATED = "accounts:professional:updated"
+    ACCOUNTS_PROFESSIONAL_SUSPENDED = "accounts:professional:suspended"
+    ACCOUNTS_PROFESSIONAL_REACTIVATED = "accounts:professional:reactivated"
+    ACCOUNTS_PROFESSIONAL_DEACTIVATED = "accounts:professional:deactivated"
+    ACCOUNTS_DEMO_SEEDED = "accounts:demo:seeded"
+
+    # --- admin: administrators and their second factor ----------------------------------------------
+    ADMIN_LOGIN_SUCCEEDED = "admin:login:succeeded"
+    ADMIN_LOGIN_FAILED = "admin:login:failed"
+    ADMIN_LOGOUT = "admin:logout:done"
+    ADMIN_TOTP_ENROLLED = "admin:totp:enrolled"
+    ADMIN_TOTP_REMOVED = "admin:totp:removed"
+
+    # --- audit: the journal itself ------------------------------------------------------------------
+    AUDIT_CHAIN_VERIFIED = "audit:chain:verified"
+    AUDIT_CHAIN_BROKEN = "audit:chain:broken"
