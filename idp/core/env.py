@@ -14,7 +14,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-class EnvironmentError_(ValueError):
+class InvalidEnvironment(ValueError):
     """A variable is set to something Caducée cannot use."""
 
 
@@ -39,7 +39,7 @@ class Env:
             return True
         if value in _FALSE:
             return False
-        raise EnvironmentError_(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}")
+        raise InvalidEnvironment(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}")
 
     def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
         raw = self._source.get(name)
@@ -48,9 +48,9 @@ class Env:
         try:
             value = int(raw.strip())
         except ValueError as exc:
-            raise EnvironmentError_(f"{name} must be an integer, got {raw!r}") from exc
+            raise InvalidEnvironment(f"{name} must be an integer, got {raw!r}") from exc
         if minimum is not None and value < minimum:
-            raise EnvironmentError_(f"{name} must be at least {minimum}, got {value}")
+            raise InvalidEnvironment(f"{name} must be at least {minimum}, got {value}")
         return value
 
     def list(self, name: str, default: list[str] | None = None) -> list[str]:
@@ -62,5 +62,5 @@ class Env:
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.str(name, default).lower()
         if value not in choices:
-            raise EnvironmentError_(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+            raise InvalidEnvironment(f"{name} must be one of {', '.join(choices)}; got {value!r}")
         return value
