@@ -2,7 +2,7 @@
 
 One inventory: every knob is read here, once, from the environment through ``idp.core.env.Env``,
 and the same names are listed and explained in ``deploy/env.example``. Unsafe production
-configurations are refused by the system checks in ``idp.core.checks`` (``manage.py check --deploy``).
+configurations are refused by the system checks in ``idp.core.checks`` (``check --deploy``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ INSECURE_DEFAULT_SECRET_KEY = "caducee-insecure-development-key-do-not-use-in-pr
 SECRET_KEY = env.str("IDP_SECRET_KEY") or INSECURE_DEFAULT_SECRET_KEY
 
 # --- Issuer ---------------------------------------------------------------------------------------
-# The issuer comes from configuration, never from the Host header (OpenID Connect Discovery 1.0 §4.3).
+# The issuer comes from configuration, never from the Host header (OIDC Discovery 1.0 §4.3).
 IDP_BASE_URL = env.str("IDP_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 IDP_REALM = env.str("IDP_REALM", "esante-wallet")
 IDP_ISSUER = f"{IDP_BASE_URL}/auth/realms/{IDP_REALM}"
