@@ -23,6 +23,6 @@ class EventTag(StrEnum):
     ADMIN_TOTP_ENROLLED = "admin:totp:enrolled"
     ADMIN_TOTP_REMOVED = "admin:totp:removed"
 
-    # --- audit: the journal itself ------------------------------------------------------------------
+    # --- audit: the journal itself ----------------------------------------------------------------
     AUDIT_CHAIN_VERIFIED = "audit:chain:verified"
     AUDIT_CHAIN_BROKEN = "audit:chain:broken"
