@@ -103,8 +103,10 @@ class AuditEvent(models.Model):
         """Insert once; refuse any later save. Use :func:`idp.audit.journal.record`."""
         if not self._state.adding:
             raise AppendOnlyError("Audit events cannot be changed once recorded.")
-        if self.tag not in EventTag._value2member_map_:
-            raise InvalidEventTag(f"Unknown audit tag {self.tag!r}.")
+        try:
+            EventTag(self.tag)
+        except ValueError:
+            raise InvalidEventTag(f"Unknown audit tag {self.tag!r}.") from None
         if not self.hash or self.hash != self.compute_hash():
             raise ValueError("Audit events are chained by idp.audit.journal.record(); use it.")
         kwargs["force_insert"] = True
