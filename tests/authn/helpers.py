@@ -1,0 +1,60 @@
+"""Shared helpers for the administrators' second-factor tests (also used by tests/core and
+tests/security). Codes are computed for real from the decrypted seed, never mocked."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth import get_user_model
+from django_otp.oath import TOTP
+
+from idp.audit.tags import EventTag
+from idp.authn.models import StaffTOTPDevice
+
+PASSWORD = "correct horse battery staple 42"
+ADMIN_LOGIN_URL = "/admin/login/"
+ADMIN_INDEX_URL = "/admin/"
+
+
+def make_staff(username: str = "alice", *, superuser: bool = True, **extra):
+    User = get_user_model()
+    if superuser:
+        return User.objects.create_superuser(username, f"{username}@example.org", PASSWORD, **extra)
+    return User.objects.create_user(username, f"{username}@example.org", PASSWORD, **extra)
+
+
+def make_device(user, *, confirmed: bool = True) -> StaffTOTPDevice:
+    return StaffTOTPDevice.objects.create(user=user, name="phone", confirmed=confirmed)
+
+
+def code_for(device: StaffTOTPDevice, *, steps: int = 0, now: float | None = None) -> str:
+    """The code the authenticator app shows, ``steps`` time steps from now (RFC 6238 §4)."""
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift + steps)
+    totp.time = time.time() if now is None else now
+    return f"{totp.token():0{device.digits}d}"
+
+
+def wrong_code(device: StaffTOTPDevice) -> str:
+    """A well-formed code that matches none of the steps the device accepts right now."""
+    valid = {code_for(device, steps=s) for s in range(-device.tolerance, device.tolerance + 1)}
+    return next(c for c in (f"{n:06d}" for n in range(1_000_000)) if c not in valid)
+
+
+def login_data(username: str = "alice", *, password: str = PASSWORD, code: str | None = None):
+    data = {"username": username, "password": password, "next": ADMIN_INDEX_URL}
+    if code is not None:
+        data["otp_token"] = code
+    return data
+
+
+def events(tag: EventTag):
+    from idp.audit.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(tag=tag).order_by("sequence"))
+
+
+def all_events():
+    from idp.audit.models import AuditEvent
+
+    return list(AuditEvent.objects.order_by("sequence"))
