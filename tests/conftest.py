@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# The audit journal is append-only (database triggers): transactional tests on SQLite need this
+# fixture to empty it before pytest-django flushes the tables.
+from tests.audit.tampering import _audit_journal_flushable  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _plain_http_test_client(settings):

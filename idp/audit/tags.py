@@ -16,7 +16,7 @@ class EventTag(StrEnum):
     ACCOUNTS_PROFESSIONAL_DEACTIVATED = "accounts:professional:deactivated"
     ACCOUNTS_DEMO_SEEDED = "accounts:demo:seeded"
 
-    # --- admin: administrators and their second factor ----------------------------------------------
+    # --- admin: administrators and their second factor ----------------------------------------
     ADMIN_LOGIN_SUCCEEDED = "admin:login:succeeded"
     ADMIN_LOGIN_FAILED = "admin:login:failed"
     ADMIN_LOGOUT = "admin:logout:done"
