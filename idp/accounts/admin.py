@@ -98,9 +98,9 @@ class ProfessionFilter(admin.SimpleListFilter):
     parameter_name = "profession"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        present = Exercice.objects.order_by().values_list("code_profession", flat=True).distinct()
+        # From the code table, not from SELECT DISTINCT over millions of exercices.
         return sorted(
-            ((code, codes.labelled("profession", code)) for code in present if code),
+            ((code, codes.labelled("profession", code)) for code in codes.table("profession")),
             key=lambda item: item[1],
         )
 

@@ -29,7 +29,7 @@ Where other parts hook in:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -73,7 +73,7 @@ def _apply(
     changes: Mapping[str, Any],
     data: Mapping[str, Any],
     request: HttpRequest | None,
-    check: Any,
+    check: Callable[[Professional], None],
 ) -> Professional:
     """Lock, check, save ``changes``, journal ``tag``; refresh ``professional`` in place."""
     with transaction.atomic():
