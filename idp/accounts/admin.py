@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 
 from idp.accounts import codes, services
 from idp.accounts.models import Activity, Exercice, OtherId, Professional
@@ -218,9 +218,8 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "The professionals below will no longer be able to log in until an administrator "
                 "reactivates them."
             ),
-            done_message=(
-                "%(count)d professional suspended.",
-                "%(count)d professionals suspended.",
+            done_message=ngettext_lazy(
+                "%(count)d professional suspended.", "%(count)d professionals suspended.", "count"
             ),
         )
 
@@ -237,9 +236,10 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "The suspension of the professionals below will be lifted. Professionals the "
                 "registry no longer lists stay deactivated."
             ),
-            done_message=(
+            done_message=ngettext_lazy(
                 "%(count)d professional reactivated.",
                 "%(count)d professionals reactivated.",
+                "count",
             ),
         )
 
@@ -251,7 +251,7 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         operation: Any,
         title: str,
         intro: str,
-        done_message: tuple[str, str],
+        done_message: str,
     ) -> TemplateResponse | None:
         """Ask for a reason on an intermediate page, then apply ``operation`` to each one."""
         form = ReasonForm(request.POST if "apply" in request.POST else None)
@@ -268,10 +268,7 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 else:
                     done += 1
             if done:
-                singular, plural = done_message
-                self.message_user(
-                    request, ngettext(singular, plural, done) % {"count": done}, messages.SUCCESS
-                )
+                self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
             return None
         context = {
             **self.admin_site.each_context(request),

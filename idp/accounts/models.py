@@ -77,7 +77,7 @@ class ProfessionalQuerySet(models.QuerySet["Professional"]):
         return self.filter(status=Professional.Status.ACTIVE)
 
     def with_userinfo(self) -> ProfessionalQuerySet:
-        """Everything ``render_userinfo`` reads, in three queries at most."""
+        """Everything ``render_userinfo`` reads: three prefetch queries after the main one."""
         return self.prefetch_related("exercices__activities", "other_ids")
 
 

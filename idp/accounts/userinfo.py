@@ -64,10 +64,6 @@ UIT_VERSION = "1.0"
 ACCES_REGULATION_MEDICALE = "FAUX"
 MODE_ACCES_RAISON = ""
 
-# Authentication levels (acr) we know PSC to answer with APPPRIP3: the ``eidas1`` it accepts from
-# relying parties and the ``eidas3`` seen in its access tokens.
-_PALIER_BY_ACR = {None: PALIER_AUTHENTIFICATION, "eidas1": PALIER_AUTHENTIFICATION}
-
 TOP_LEVEL_KEYS = (
     "sub",
     "SubjectNameID",
@@ -90,12 +86,13 @@ TOP_LEVEL_KEYS = (
 
 
 def palier_authentification(acr: str | None) -> str:
-    """The ``Palier_Authentification`` claim for an authentication level.
+    """The ``Palier_Authentification`` claim for an authentication level (``acr``).
 
-    Every published PSC sample says APPPRIP3 whatever the means (card or app) and level; an acr we
-    have no sample for gets the same value rather than an invented one.
+    Every published PSC sample says APPPRIP3, for the card and for the app, whether the token's
+    ``acr`` is the ``eidas1`` relying parties ask for or the ``eidas3`` seen in 2023 tokens; no
+    other value has been published, so none is invented: the level does not change the claim.
     """
-    return _PALIER_BY_ACR.get(acr, PALIER_AUTHENTIFICATION)
+    return PALIER_AUTHENTIFICATION
 
 
 def _text(value: object) -> str:

@@ -147,6 +147,8 @@ def test_suspend_asks_for_a_reason_then_suspends(alice, doctor):
         alice, "suspend_selected", [doctor], apply="1", reason="Card reported stolen"
     )
     assert response.status_code == 302
+    notices = [str(m) for m in response.wsgi_request._messages]
+    assert any(m.startswith("1 ") and "suspend" in m for m in notices), notices
     stored = Professional.objects.get(pk=doctor.pk)
     assert stored.status == Professional.Status.SUSPENDED
     assert stored.suspended_by == "admin:alice"
