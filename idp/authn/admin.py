@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
@@ -38,7 +39,7 @@ class StaffTOTPDeviceAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [field for field in fields if field != "name"]
 
-    @admin.display(boolean=True, description="throttled")
+    @admin.display(boolean=True, description=_("throttled"))
     def throttled(self, device: StaffTOTPDevice) -> bool:
         return device.throttling_failure_count > 0
 

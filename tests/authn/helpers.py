@@ -58,3 +58,25 @@ def all_events():
     from idp.audit.models import AuditEvent
 
     return list(AuditEvent.objects.order_by("sequence"))
+
+
+def verified_admin_client(client, user, *, through_login_page: bool = False):
+    """``client`` logged in as ``user`` with a session verified by a confirmed TOTP device.
+
+    By default the session is set up directly (fast, for tests about what the admin shows); with
+    ``through_login_page`` it goes through the real password + code form.
+    """
+    device = StaffTOTPDevice.objects.filter(user=user, confirmed=True).first() or make_device(user)
+    if through_login_page:
+        response = client.post(
+            ADMIN_LOGIN_URL, login_data(user.get_username(), code=code_for(device))
+        )
+        assert response.status_code == 302, "admin login failed"
+        return client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

@@ -284,3 +284,11 @@ def test_device_removed_in_the_admin_is_journaled(browser, device, alice):
     assert event.actor == "admin:alice"
     assert event.subject == "admin:bob"
     assert event.data == {"reason": "admin"}
+
+
+@pytest.mark.parametrize("through_login_page", [False, True])
+def test_verified_admin_client_helper(through_login_page, alice):
+    from tests.authn.helpers import verified_admin_client
+
+    client = verified_admin_client(Client(), alice, through_login_page=through_login_page)
+    assert reaches_admin(client)

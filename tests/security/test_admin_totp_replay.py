@@ -3,8 +3,11 @@ request body). RFC 6238 §5.2: a code accepted once must be refused afterwards."
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.db import connection, connections
 from django.test import Client
 
 from idp.audit.tags import EventTag
@@ -69,3 +72,41 @@ def test_racing_requests_cannot_both_use_one_code(victim_device):
     second = StaffTOTPDevice.objects.get(pk=victim_device.pk)
     results = [first.verify_token(code), second.verify_token(code)]
     assert results == [True, False]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs concurrent connections to one database: run with DATABASE_URL=postgres://…",
+)
+@pytest.mark.django_db(transaction=True)
+def test_parallel_logins_with_one_code_open_one_session_only():
+    """A phishing proxy replays the victim's password and code in parallel requests: real
+    concurrent connections, one winner (SELECT … FOR UPDATE plus the conditional UPDATE)."""
+    device = make_device(make_staff("victim"))
+    code = code_for(device)
+    parallel = 6
+    start = threading.Barrier(parallel)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            client = Client()
+            start.wait()
+            response = client.post(ADMIN_LOGIN_URL, login_data("victim", code=code))
+            statuses.append(response.status_code)
+        except BaseException as exc:  # reported to the main thread below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    assert sorted(statuses) == [200] * (parallel - 1) + [302]
+    assert len(events(EventTag.ADMIN_LOGIN_SUCCEEDED)) == 1
+    assert len(events(EventTag.ADMIN_LOGIN_FAILED)) == parallel - 1
