@@ -44,7 +44,8 @@ CSRF_TRUSTED_ORIGINS = env.list("IDP_CSRF_TRUSTED_ORIGINS", [IDP_BASE_URL])
 # Directory holding the token-signing keys (PEM). Never generated silently in production.
 IDP_KEY_DIR = Path(env.str("IDP_KEY_DIR", str(VAR_DIR / "keys")))
 # Fernet keys (comma-separated, newest first) encrypting secrets at rest, such as TOTP seeds.
-# Outside DEBUG they must be given; in DEBUG a key is derived from SECRET_KEY for convenience.
+# When empty (development and tests) a key is derived from SECRET_KEY; `check --deploy` refuses
+# that outside DEBUG (caducee.E005).
 IDP_FIELD_ENCRYPTION_KEYS = env.list("IDP_FIELD_ENCRYPTION_KEYS")
 
 # --- Applications ---------------------------------------------------------------------------------
