@@ -46,9 +46,10 @@ format: install
 lock:
 	uv pip compile pyproject.toml requirements/build.in --extra dev --generate-hashes --universal --python-version 3.11 -o requirements.lock
 
-## Recompile translations after editing locale/*/LC_MESSAGES/django.po (needs GNU gettext).
+## Refresh locale/fr from the source, then compile it (needs GNU gettext); translate the new msgids.
 messages: install
-	$(BIN)/python manage.py compilemessages --locale fr
+	$(BIN)/python manage.py makemessages --locale fr --no-wrap --ignore ".venv/*" --ignore "var/*" --ignore "tests/*"
+	$(BIN)/python manage.py compilemessages --locale fr --ignore ".venv/*"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
