@@ -27,6 +27,7 @@ from django.utils.translation import ngettext_lazy
 
 from idp.accounts import codes, services
 from idp.accounts.models import Activity, Exercice, OtherId, Professional
+from idp.core.admin_mixins import ReadOnlyAdminMixin
 
 SUSPEND_PERMISSION = "accounts.suspend_professional"
 
@@ -44,19 +45,6 @@ class ReasonForm(forms.Form):
         if not reason:
             raise forms.ValidationError(_("A reason is required."), code="required")
         return reason
-
-
-class ReadOnlyAdminMixin:
-    """Registry data: viewable, never added, changed or deleted through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class OtherIdInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -10,7 +10,6 @@ which is what an investigation needs.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -19,6 +18,7 @@ from django.utils.html import format_html
 
 from idp.audit.models import AuditEvent
 from idp.audit.tags import EventTag
+from idp.core.admin_mixins import ReadOnlyAdminMixin
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -35,7 +35,7 @@ class TagFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("sequence", "occurred_at", "tag", "actor", "subject", "ip")
     list_display_links = ("sequence",)
     list_filter = (TagFilter, ("occurred_at", admin.DateFieldListFilter))
@@ -62,12 +62,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     def pretty_data(self, event: AuditEvent) -> str:
         text = json.dumps(event.data, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html("<pre>{}</pre>", text)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -161,9 +161,14 @@ class TestIdNat:
         with pytest.raises(ValidationError):
             build_id_nat("8", REAL_ADELI)
 
-    def test_messages_are_english_by_default_and_translatable(self):
+    def test_messages_are_translated(self):
         from django.utils import translation
 
-        with translation.override("en"), pytest.raises(ValidationError) as exc_info:
-            validate_id_nat("9" + REAL_RPPS)
-        assert "must start with 8 (RPPS)" in exc_info.value.messages[0]
+        for language, expected in (
+            ("en", "must start with 8 (RPPS)"),
+            ("fr", "doit commencer par 8"),
+        ):
+            with translation.override(language):
+                with pytest.raises(ValidationError) as exc_info:
+                    validate_id_nat("9" + REAL_RPPS)
+                assert expected in exc_info.value.messages[0]
