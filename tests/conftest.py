@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 # The audit journal is append-only (database triggers): transactional tests on SQLite need this
@@ -27,3 +29,31 @@ def _isolated_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+class RatelimitClock:
+    """The clock django-ratelimit reads, stopped; tests move it by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ratelimit_clock(monkeypatch) -> RatelimitClock:
+    """Stop django-ratelimit's clock (idp.core.ratelimit counts failures in fixed time buckets).
+
+    A test that counts failures must not cross a bucket boundary by chance, which would restart the
+    count halfway. Only ``django_ratelimit.core``'s ``time`` is replaced: TOTP codes, sessions and
+    the journal keep the real clock.
+    """
+    from django_ratelimit import core
+
+    clock = RatelimitClock(float(int(time.time())))
+    monkeypatch.setattr(core, "time", clock)
+    return clock

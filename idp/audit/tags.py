@@ -19,6 +19,7 @@ class EventTag(StrEnum):
     # --- admin: administrators and their second factor ----------------------------------------
     ADMIN_LOGIN_SUCCEEDED = "admin:login:succeeded"
     ADMIN_LOGIN_FAILED = "admin:login:failed"
+    ADMIN_LOGIN_THROTTLED = "admin:login:throttled"
     ADMIN_LOGOUT = "admin:logout:done"
     ADMIN_TOTP_ENROLLED = "admin:totp:enrolled"
     ADMIN_TOTP_REMOVED = "admin:totp:removed"

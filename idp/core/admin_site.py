@@ -5,18 +5,28 @@ One login page asks for username, password and the code of the administrator's a
 device). Every attempt is journaled: ``admin:login:succeeded`` / ``admin:login:failed`` (with the
 username attempted and the reason codes, never the password or the code) and ``admin:logout:done``.
 
-Brute force: wrong codes throttle the device (django-otp ``ThrottlingMixin``: 1, 2, 4, 8… s);
-wrong passwords are journaled, and a per-account/per-address rate limiter is still to come.
+Brute force, two locks:
+
+* wrong codes throttle the device (django-otp ``ThrottlingMixin``: 1, 2, 4, 8… s);
+* failed submissions are counted per attempted username and per client address
+  (:class:`AdminLoginThrottle`, on :class:`idp.core.ratelimit.FailureLimiter`). Once a counter is
+  full, further submissions for that username or from that address are refused with HTTP 429
+  *before* the password is checked, until the counter's window ends, and journaled as
+  ``admin:login:throttled``.
 """
 
 from __future__ import annotations
 
 import math
+import unicodedata
+from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -30,10 +40,103 @@ from django_otp.models import Device, VerifyNotAllowed
 
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
+from idp.core.ratelimit import FailureLimiter, address_key
 
 # Usernames are at most 150 characters in django.contrib.auth; anything longer is noise (or an
 # attempt to flood the journal) and is cut.
 _MAX_USERNAME = 150
+
+# --- Failed-login throttling ----------------------------------------------------------------------
+# Defaults; each can be overridden by the Django setting of the same name, read at every request.
+#: Length of a counting window, in seconds (fixed windows: see idp.core.ratelimit).
+IDP_ADMIN_LOGIN_FAILURE_WINDOW = 15 * 60
+#: Failed submissions per attempted username and window; the next ones are refused unchecked.
+#: 0 turns this counter off.
+IDP_ADMIN_LOGIN_FAILURES_PER_USERNAME = 5
+#: Failed submissions per client address (REMOTE_ADDR, IPv6 per /64) and window. 0 turns this
+#: counter off (behind a proxy that REMOTE_ADDR does not see through, all clients share it).
+IDP_ADMIN_LOGIN_FAILURES_PER_ADDRESS = 20
+
+#: Form error code of a submission refused by the throttle.
+THROTTLED_CODE = "rate_limited"
+
+
+def username_key(raw: object) -> str:
+    """The attempted username as a counter key: one counter for every way of typing it.
+
+    Stripped and NFKC-normalised like ``UsernameField`` does before authenticating, cut like the
+    journal's subject, and case-folded: "Alice" and "alice" share a counter, so an attacker gains
+    nothing from case variants even if a future backend matched usernames without case.
+    """
+    text = unicodedata.normalize("NFKC", str(raw).strip())
+    return text[:_MAX_USERNAME].casefold()
+
+
+@dataclass(frozen=True)
+class AdminLoginThrottle:
+    """The two failure counters of one login submission: its username's and its address's.
+
+    Every refused submission counts (wrong password, wrong or missing code, unknown user, empty
+    field…): a right password with a missing code is refused differently from a wrong one, so it is
+    a guess too. A submission refused by the throttle itself is not counted: the lock lasts until
+    the end of the window in which the limit was reached, no longer.
+
+    A successful login resets its username's counter (only the account's owner, holding password
+    *and* code, can do that) but not the address's: otherwise one valid account would let an
+    address clear its own counter between guesses at other accounts.
+    """
+
+    username: str
+    address: str
+
+    @classmethod
+    def for_submission(cls, request: HttpRequest, username: object) -> AdminLoginThrottle:
+        return cls(username=username_key(username or ""), address=address_key(request))
+
+    def _counters(self) -> list[tuple[str, FailureLimiter, str]]:
+        window = getattr(settings, "IDP_ADMIN_LOGIN_FAILURE_WINDOW", IDP_ADMIN_LOGIN_FAILURE_WINDOW)
+        limits = {
+            "username": getattr(
+                settings,
+                "IDP_ADMIN_LOGIN_FAILURES_PER_USERNAME",
+                IDP_ADMIN_LOGIN_FAILURES_PER_USERNAME,
+            ),
+            "address": getattr(
+                settings,
+                "IDP_ADMIN_LOGIN_FAILURES_PER_ADDRESS",
+                IDP_ADMIN_LOGIN_FAILURES_PER_ADDRESS,
+            ),
+        }
+        # No username, nothing to count: the form refuses the submission before any check.
+        keys = {"username": self.username, "address": self.address}
+        return [
+            (name, FailureLimiter(f"caducee.admin-login.{name}", limit=limit, window=window), key)
+            for name, limit in limits.items()
+            if limit > 0 and (key := keys[name])
+        ]
+
+    def blocked(self) -> dict[str, int]:
+        """``{"username" | "address": seconds until it may try again}`` for each full counter."""
+        waits = {name: limiter.retry_after(key) for name, limiter, key in self._counters()}
+        return {name: seconds for name, seconds in waits.items() if seconds}
+
+    def register_failure(self) -> None:
+        for _name, limiter, key in self._counters():
+            limiter.register_failure(key)
+
+    def register_success(self) -> None:
+        for name, limiter, key in self._counters():
+            if name == "username":
+                limiter.reset(key)
+
+
+def throttled_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many failed login attempts: try again in %(minutes)d minute.",
+        "Too many failed login attempts: try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 class AdminLoginForm(OTPAdminAuthenticationForm):
@@ -77,6 +180,18 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         self.fields["otp_device"].label = _("Authenticator")
         self.show_device_choice = False
         self._confirmed_devices = 0
+        self._refusal: str | None = None
+
+    def refuse(self, message: str) -> None:
+        """Make this submission fail with ``message`` without checking any credential."""
+        self._refusal = message
+
+    def clean(self) -> dict:
+        # Before AuthenticationForm.clean, the only place where the password (then the code) is
+        # checked: a refused submission never reaches authenticate().
+        if self._refusal is not None:
+            raise forms.ValidationError(self._refusal, code=THROTTLED_CODE)
+        return super().clean()
 
     # --- hooks of django_otp.forms.OTPAuthenticationFormMixin -------------------------------------
     def _chosen_device(self, user) -> Device | None:
@@ -130,10 +245,22 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
 
 
 class AuditedAdminLoginView(LoginView):
-    """Django's LoginView, journaling each submission's outcome."""
+    """Django's LoginView, throttling failed submissions and journaling each outcome."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        # ProcessFormView.post, with the failure counters consulted before the form is validated.
+        form = self.get_form()
+        self.throttle = AdminLoginThrottle.for_submission(request, form.data.get("username"))
+        self.blocked = self.throttle.blocked()
+        if self.blocked:
+            form.refuse(throttled_message(max(self.blocked.values())))
+        if form.is_valid():
+            return self.form_valid(form)
+        return self.form_invalid(form)
 
     def form_valid(self, form: AdminLoginForm) -> HttpResponse:
         response = super().form_valid(form)
+        self.throttle.register_success()
         user = form.get_user()
         device = getattr(user, "otp_device", None)
         record(
@@ -148,6 +275,10 @@ class AuditedAdminLoginView(LoginView):
     def form_invalid(self, form: AdminLoginForm) -> HttpResponse:
         # The journal names people "<kind>:<identifier>"; here the identifier is only claimed.
         attempted = "admin:" + str(form.data.get("username", ""))[:_MAX_USERNAME]
+        if form.has_error(NON_FIELD_ERRORS, THROTTLED_CODE):
+            return self._throttled(form, attempted)
+        # Counted before the journal is written: a failing journal must not save a guess.
+        self.throttle.register_failure()
         record(
             EventTag.ADMIN_LOGIN_FAILED,
             subject=attempted,
@@ -156,6 +287,19 @@ class AuditedAdminLoginView(LoginView):
             data={"reasons": form.error_codes(), "first_factor_ok": form.get_user() is not None},
         )
         return super().form_invalid(form)
+
+    def _throttled(self, form: AdminLoginForm, attempted: str) -> HttpResponse:
+        retry_after = max(self.blocked.values())
+        record(
+            EventTag.ADMIN_LOGIN_THROTTLED,
+            subject=attempted,
+            request=self.request,
+            data={"limits": sorted(self.blocked), "retry_after": retry_after},
+        )
+        # RFC 6585 §4: 429 Too Many Requests, with Retry-After (RFC 9110 §10.2.3).
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
 
 
 class CaduceeAdminSite(OTPAdminSite):

@@ -192,6 +192,8 @@ def test_non_staff_user_with_a_device_is_refused(browser):
 def test_wrong_codes_throttle_the_login(browser, device, settings):
     # A 10 s unit instead of 1 s keeps the test independent of the machine's speed.
     settings.OTP_TOTP_THROTTLE_FACTOR = 10
+    # The device's own lock is under test here, not the per-username failure counter (7 failures).
+    settings.IDP_ADMIN_LOGIN_FAILURES_PER_USERNAME = 100
     browser.post(ADMIN_LOGIN_URL, login_data(code=wrong_code(device)))
 
     # Right after a failure, even the right code is refused (and not consumed).

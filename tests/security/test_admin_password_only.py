@@ -59,6 +59,9 @@ def test_stolen_password_alone_does_not_reach_the_admin(settings):
         # Pressing django-otp's challenge button.
         {**login_data("victim", code="000000"), "otp_challenge": "1"},
     ]
+    # Every variant must reach the second-factor check: the failure counter (which would refuse
+    # the sixth one unchecked, tests/security/test_admin_password_bruteforce.py) is raised.
+    settings.IDP_ADMIN_LOGIN_FAILURES_PER_USERNAME = len(attempts)
     for data in attempts:
         response = attacker.post(ADMIN_LOGIN_URL, data)
         assert response.status_code == 200, data
