@@ -139,6 +139,15 @@ def throttled_message(seconds: int) -> str:
     ) % {"minutes": minutes}
 
 
+class _OneTimeCodeInput(forms.TextInput):
+    """A text input that never writes the submitted code back into the page."""
+
+    def get_context(self, name: str, value: object, attrs: dict | None) -> dict:
+        context = super().get_context(name, None, attrs)
+        context["widget"]["value"] = None
+        return context
+
+
 class AdminLoginForm(OTPAdminAuthenticationForm):
     """Username + password + TOTP code, verified in one submission.
 
@@ -152,7 +161,7 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         required=False,
         max_length=16,
         help_text=_("The 6-digit code shown by your authenticator app."),
-        widget=forms.TextInput(
+        widget=_OneTimeCodeInput(
             attrs={
                 "autocomplete": "one-time-code",
                 "inputmode": "numeric",

@@ -232,6 +232,14 @@ def test_password_is_not_rendered_back_after_an_error(browser, device):
     assert PASSWORD not in response.content.decode()
 
 
+def test_code_is_not_rendered_back_after_an_error(browser, device):
+    typed = wrong_code(device)
+    response = browser.post(ADMIN_LOGIN_URL, login_data(password="wrong-password", code=typed))
+    assert response.status_code == 200
+    assert 'name="otp_token"' in response.content.decode()
+    assert f'value="{typed}"' not in response.content.decode()
+
+
 def test_logout_is_journaled(browser, device):
     browser.post(ADMIN_LOGIN_URL, login_data(code=code_for(device)))
     response = browser.post("/admin/logout/")
