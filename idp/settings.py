@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "idp.core.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -182,8 +183,14 @@ STORAGES = {
 
 # --- HTTP security --------------------------------------------------------------------------------
 # TLS is terminated by the reverse proxy (deploy/); it tells us so with X-Forwarded-Proto.
-if env.bool("IDP_BEHIND_TLS_PROXY", not DEBUG):
+_behind_proxy = env.bool("IDP_BEHIND_TLS_PROXY", not DEBUG)
+if _behind_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed: the client's
+# address then comes from that header (rate limits, audit). Default: loopback behind a proxy.
+IDP_TRUSTED_PROXIES = env.list(
+    "IDP_TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"] if _behind_proxy else []
+)
 SECURE_SSL_REDIRECT = env.bool("IDP_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env.int("IDP_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("IDP_HSTS_INCLUDE_SUBDOMAINS", True)
