@@ -48,6 +48,32 @@ IDP_KEY_DIR = Path(env.str("IDP_KEY_DIR", str(VAR_DIR / "keys")))
 # that outside DEBUG (caducee.E005).
 IDP_FIELD_ENCRYPTION_KEYS = env.list("IDP_FIELD_ENCRYPTION_KEYS")
 
+# Key of the HMAC-SHA256 under which tokens, codes and client secrets are stored (never in clear,
+# never with a slow password hash: they are high-entropy). Outside DEBUG it must be given
+# (caducee.E006); in development it is derived from SECRET_KEY.
+IDP_TOKEN_HMAC_KEY = env.str("IDP_TOKEN_HMAC_KEY")
+
+# --- OpenID provider ------------------------------------------------------------------------------
+# Defaults follow Pro Santé Connect (psc-compat.md); each client may override the token lifetimes.
+IDP_ACCESS_TOKEN_SECONDS = env.int("IDP_ACCESS_TOKEN_SECONDS", 120, minimum=10)
+IDP_REFRESH_TOKEN_SECONDS = env.int("IDP_REFRESH_TOKEN_SECONDS", 1800, minimum=60)
+IDP_ID_TOKEN_SECONDS = env.int("IDP_ID_TOKEN_SECONDS", 300, minimum=30)
+IDP_AUTHORIZATION_CODE_SECONDS = env.int("IDP_AUTHORIZATION_CODE_SECONDS", 60, minimum=10)
+IDP_LOGIN_TRANSACTION_SECONDS = env.int("IDP_LOGIN_TRANSACTION_SECONDS", 600, minimum=60)
+IDP_SSO_SESSION_MAX_SECONDS = env.int("IDP_SSO_SESSION_MAX_SECONDS", 4 * 3600, minimum=60)
+IDP_SSO_SESSION_IDLE_SECONDS = env.int("IDP_SSO_SESSION_IDLE_SECONDS", 1800, minimum=60)
+# RFC 8705 tls_client_auth: the reverse proxy verifies the client certificate and forwards it
+# (URL-encoded PEM) in this header; empty disables mTLS client authentication.
+IDP_TLS_CLIENT_CERT_HEADER = env.str("IDP_TLS_CLIENT_CERT_HEADER")
+# Back-channel logout delivery: per-request timeout, attempts, and whether private/loopback
+# addresses may be called (only for tests and closed networks: SSRF).
+IDP_BACKCHANNEL_TIMEOUT_SECONDS = env.int("IDP_BACKCHANNEL_TIMEOUT_SECONDS", 5, minimum=1)
+IDP_BACKCHANNEL_MAX_ATTEMPTS = env.int("IDP_BACKCHANNEL_MAX_ATTEMPTS", 5, minimum=1)
+IDP_BACKCHANNEL_ALLOW_PRIVATE = env.bool("IDP_BACKCHANNEL_ALLOW_PRIVATE", False)
+# A login method for automated tests and demos only: type an idNat, be logged in. Refused outside
+# DEBUG by the checks (caducee.E007).
+IDP_TEST_LOGIN = env.bool("IDP_TEST_LOGIN", False)
+
 # --- Applications ---------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "idp.core.admin_config.CaduceeAdminConfig",  # django.contrib.admin behind a second factor

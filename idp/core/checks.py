@@ -164,6 +164,37 @@ def check_field_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[
     return []
 
 
+@register(Tags.security, deploy=True)
+def check_token_hmac_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Tokens and client secrets are stored as HMACs under a key kept outside the database."""
+    if settings.DEBUG:
+        return []
+    key = settings.IDP_TOKEN_HMAC_KEY
+    if len(key) < 32 or len(set(key)) < 5:
+        return [
+            Error(
+                "IDP_TOKEN_HMAC_KEY must be set to at least 32 random characters outside DEBUG.",
+                hint="python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+                id="caducee.E006",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_test_login_only_in_debug(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The test login proves nothing about who logs in: never outside development."""
+    if settings.IDP_TEST_LOGIN and not settings.DEBUG:
+        return [
+            Error(
+                "IDP_TEST_LOGIN is on outside DEBUG: anyone could log in as anyone.",
+                hint="Unset IDP_TEST_LOGIN.",
+                id="caducee.E007",
+            )
+        ]
+    return []
+
+
 @register(deploy=True)
 def check_production_backends(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """Development backends lose messages or state in production: say so."""
