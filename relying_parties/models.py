@@ -1,0 +1,86 @@
+"""Relying parties (OAuth clients) as the provider knows them.
+
+Metadata names follow OpenID Connect Dynamic Client Registration 1.0 §2 and RFC 7591 §2, so that
+the vendor portal and dynamic registration (a later issue) map onto them one to one.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Client(models.Model):
+    class AuthMethod(models.TextChoices):
+        CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 (a method name)
+        CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105
+        PRIVATE_KEY_JWT = "private_key_jwt"
+        TLS_CLIENT_AUTH = "tls_client_auth"
+        NONE = "none", _("none (public client, PKCE only)")
+
+    class ApplicationType(models.TextChoices):
+        WEB = "web"
+        NATIVE = "native"
+
+    class SigningAlg(models.TextChoices):
+        RS256 = "RS256"
+        ES256 = "ES256"
+
+    client_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    application_type = models.CharField(
+        max_length=10, choices=ApplicationType.choices, default=ApplicationType.WEB
+    )
+
+    # Authentication at the token, introspection, revocation (and CIBA) endpoints.
+    token_endpoint_auth_method = models.CharField(
+        max_length=30, choices=AuthMethod.choices, default=AuthMethod.CLIENT_SECRET_BASIC
+    )
+    # HMAC-SHA256 of the secret under IDP_TOKEN_HMAC_KEY (idp.core.hashing); shown once, never kept.
+    secret_hash = models.CharField(max_length=64, blank=True, default="")
+    secret_created_at = models.DateTimeField(null=True, blank=True)
+    # private_key_jwt: the client's public keys, inline or by URL (RFC 7591 §2).
+    jwks = models.JSONField(null=True, blank=True)
+    jwks_uri = models.URLField(blank=True, default="")
+    # tls_client_auth (RFC 8705 §2.1.2): the certificate subject DN the client must present.
+    tls_client_auth_subject_dn = models.CharField(max_length=500, blank=True, default="")
+
+    redirect_uris = models.JSONField(default=list, blank=True)
+    post_logout_redirect_uris = models.JSONField(default=list, blank=True)
+    backchannel_logout_uri = models.URLField(blank=True, default="")
+    backchannel_logout_session_required = models.BooleanField(default=True)
+
+    grant_types = models.JSONField(default=list, blank=True)
+    response_types = models.JSONField(default=list, blank=True)
+    # Scopes the client may obtain; unknown scopes in a request are dropped, not refused (PSC).
+    allowed_scopes = models.JSONField(default=list, blank=True)
+    require_pkce = models.BooleanField(default=True)
+    allow_plain_pkce = models.BooleanField(default=False)
+
+    id_token_signed_response_alg = models.CharField(
+        max_length=10, choices=SigningAlg.choices, default=SigningAlg.RS256
+    )
+    access_token_signed_response_alg = models.CharField(
+        max_length=10, choices=SigningAlg.choices, default=SigningAlg.RS256
+    )
+    # Empty: UserInfo as plain JSON; otherwise a JWT signed with this algorithm (PSC § UserInfo).
+    userinfo_signed_response_alg = models.CharField(
+        max_length=10, choices=SigningAlg.choices, blank=True, default=""
+    )
+
+    # Lifetimes in seconds; null means the provider's default (IDP_*_SECONDS).
+    access_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
+    refresh_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
+    id_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("relying party")
+        verbose_name_plural = _("relying parties")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
