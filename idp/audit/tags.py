@@ -24,6 +24,22 @@ class EventTag(StrEnum):
     ADMIN_TOTP_ENROLLED = "admin:totp:enrolled"
     ADMIN_TOTP_REMOVED = "admin:totp:removed"
 
+    # --- oidc: the OpenID provider ---------------------------------------------------------------
+    OIDC_CODE_ISSUED = "oidc:code:issued"
+    OIDC_CODE_REPLAYED = "oidc:code:replayed"
+    OIDC_TOKEN_ISSUED = "oidc:token:issued"
+    OIDC_REFRESH_ROTATED = "oidc:refresh:rotated"
+    OIDC_REFRESH_REUSED = "oidc:refresh:reused"
+    OIDC_TOKEN_REVOKED = "oidc:token:revoked"
+    OIDC_SESSION_STARTED = "oidc:session:started"
+    OIDC_SESSION_ENDED = "oidc:session:ended"
+    OIDC_LOGOUT_REQUESTED = "oidc:logout:requested"
+    OIDC_BACKCHANNEL_DELIVERED = "oidc:backchannel:delivered"
+    OIDC_BACKCHANNEL_FAILED = "oidc:backchannel:failed"
+    OIDC_CLIENT_AUTH_FAILED = "oidc:client:auth_failed"
+    OIDC_CLIENT_CREATED = "oidc:client:created"
+    OIDC_KEYS_ROTATED = "oidc:keys:rotated"
+
     # --- audit: the journal itself ----------------------------------------------------------------
     AUDIT_CHAIN_VERIFIED = "audit:chain:verified"
     AUDIT_CHAIN_BROKEN = "audit:chain:broken"

@@ -1,0 +1,5 @@
+"""Authorization endpoint. (Being built.)"""
+
+from idp.oidc.views.discovery import _unavailable
+
+authorize = resume = _unavailable
