@@ -43,6 +43,9 @@ CSRF_TRUSTED_ORIGINS = env.list("IDP_CSRF_TRUSTED_ORIGINS", [IDP_BASE_URL])
 # --- Keys -----------------------------------------------------------------------------------------
 # Directory holding the token-signing keys (PEM). Never generated silently in production.
 IDP_KEY_DIR = Path(env.str("IDP_KEY_DIR", str(VAR_DIR / "keys")))
+# Generate missing signing keys at start-up: for development only (refused outside DEBUG,
+# caducee.E008); production keys are created and rotated with `manage.py rotate_keys`.
+IDP_AUTOGENERATE_KEYS = env.bool("IDP_AUTOGENERATE_KEYS", DEBUG)
 # Fernet keys (comma-separated, newest first) encrypting secrets at rest, such as TOTP seeds.
 # When empty (development and tests) a key is derived from SECRET_KEY; `check --deploy` refuses
 # that outside DEBUG (caducee.E005).

@@ -195,6 +195,20 @@ def check_test_login_only_in_debug(app_configs: Any = None, **kwargs: Any) -> li
     return []
 
 
+@register(Tags.security)
+def check_no_key_generation_outside_debug(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Production signing keys are created deliberately (`rotate_keys`), never on the fly."""
+    if settings.IDP_AUTOGENERATE_KEYS and not settings.DEBUG:
+        return [
+            Error(
+                "IDP_AUTOGENERATE_KEYS is on outside DEBUG: keys would be generated silently.",
+                hint="Create keys with `manage.py rotate_keys` and unset IDP_AUTOGENERATE_KEYS.",
+                id="caducee.E008",
+            )
+        ]
+    return []
+
+
 @register(deploy=True)
 def check_production_backends(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """Development backends lose messages or state in production: say so."""

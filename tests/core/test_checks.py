@@ -90,6 +90,7 @@ def test_production_like_configuration_passes(production_env):
         ({"IDP_TOKEN_HMAC_KEY": ""}, "caducee.E006"),
         ({"IDP_TOKEN_HMAC_KEY": "a" * 40}, "caducee.E006"),
         ({"IDP_TEST_LOGIN": "1"}, "caducee.E007"),
+        ({"IDP_AUTOGENERATE_KEYS": "1"}, "caducee.E008"),
         ({"IDP_EMAIL_BACKEND": "console"}, "caducee.W001"),
         ({"DATABASE_URL": ""}, "caducee.W003"),
     ],
