@@ -9,6 +9,8 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The login journey: the authentication methods complete the provider's login transactions.
+    path("login/", include("idp.authn.urls")),
     # The issuer: {IDP_BASE_URL}/auth/realms/{IDP_REALM} (psc-compat.md § Endpoints).
     path(f"auth/realms/{settings.IDP_REALM}/", include(oidc_urls)),
     path("oidc/", include((oidc_urls.aliases, "oidc_alias"))),
