@@ -1,5 +1,91 @@
-"""Authorization endpoint. (Being built.)"""
+"""Authorization endpoint and its resumption after login (OIDC Core 1.0 §3.1.2).
 
-from idp.oidc.views.discovery import _unavailable
+Thin: parse the request, call ``idp.oidc.protocol.authorize``, render what comes back through
+``idp.oidc.rendering``.
+"""
 
-authorize = resume = _unavailable
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from idp.oidc import interaction, rendering, sessions
+from idp.oidc.models import SsoSession
+from idp.oidc.protocol import errors
+from idp.oidc.protocol.authorize import (
+    AuthorizationError,
+    AuthorizationRequest,
+    acr_satisfies,
+    issue_code,
+    session_satisfies,
+    validate,
+)
+
+
+def _refuse(request: HttpRequest, exc: errors.OAuthError, req: AuthorizationRequest | None):
+    """Redirect the error when ``req`` has a verified redirect URI, else show a page."""
+    if req is not None and req.redirect_verified and exc.redirectable:
+        return rendering.redirect_error(exc, req.redirect_uri, req.state, req.response_mode)
+    return rendering.error_page(request, exc, language=req.language if req else None)
+
+
+def _answer(request: HttpRequest, req: AuthorizationRequest, session: SsoSession) -> HttpResponse:
+    """Issue the code to the client (RFC 6749 §4.1.2)."""
+    code = issue_code(req, session, http_request=request)
+    return rendering.authorization_response(
+        req.redirect_uri, {"code": code}, state=req.state, response_mode=req.response_mode
+    )
+
+
+# csrf_exempt: the request comes from the relying party's pages (a cross-site GET or form POST);
+# its integrity is the client's state and PKCE, not a CSRF token of ours.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def authorize(request: HttpRequest) -> HttpResponse:
+    """OIDC Core §3.1.2.1: GET and POST (form-encoded) are both supported."""
+    if request.method == "POST":
+        size, params = len(request.body), request.POST
+    else:
+        size, params = len(request.META.get("QUERY_STRING", "")), request.GET
+    try:
+        req = validate(dict(params.lists()), query_length=size)
+    except AuthorizationError as exc:
+        return _refuse(request, exc.error, exc.request if exc.redirectable else None)
+
+    session = sessions.current(request)
+    if session is not None and session_satisfies(
+        req, auth_time=session.auth_time, acr=session.acr, now=timezone.now()
+    ):
+        return _answer(request, req, session)
+    if "none" in req.prompt:
+        # OIDC Core §3.1.2.6: no interaction allowed, and the session cannot answer.
+        return _refuse(request, errors.LoginRequired(), req)
+    return interaction.begin(request, req, login_required=session is not None)
+
+
+@require_GET
+def resume(request: HttpRequest, txn: str) -> HttpResponse:
+    """Back from the login journey: issue the code for the pending request."""
+    try:
+        transaction = interaction.pending(request, txn)
+    except errors.OAuthError as exc:
+        return rendering.error_page(request, exc)
+    req = transaction.request
+    session = sessions.current(request)
+    logged_in_since = session is not None and session.auth_time.timestamp() >= int(
+        transaction.issued_at
+    )
+    if session is None or (transaction.login_required and not logged_in_since):
+        # No login happened for this transaction (resume URL opened directly): back to the login.
+        return interaction.redirect_to_login(txn)
+    # OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
+    if not acr_satisfies(session.acr, req.essential_acr):
+        interaction.consume(transaction)
+        return _refuse(request, errors.UnmetAuthenticationRequirements(), req)
+    if not interaction.consume(transaction):
+        return rendering.error_page(
+            request, interaction.InvalidTransaction(detail="login transaction already used")
+        )
+    return _answer(request, req, session)

@@ -1,0 +1,207 @@
+"""The seam between the OpenID provider and the login journey (architecture.md habit 9).
+
+The authorization endpoint stores a validated request in a **login transaction**: a value signed
+with Django's signing (salted for this use only), expiring after ``IDP_LOGIN_TRANSACTION_SECONDS``
+and bound to the browser that made the request: the browser gets a random value in the
+``caducee_txn`` cookie, the transaction carries its keyed hash. A transaction URL copied to
+another browser (phishing, shoulder surfing, a leaked log) cannot be completed there.
+
+An authentication method reads what it needs with :func:`pending`, and once the professional has
+proved who they are, calls :func:`complete_login`, which opens the SSO session and sends the
+browser to ``oidc:resume``, where the code is issued. ``auth_time``, ``acr`` and ``amr`` are what
+actually happened, never what was asked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from idp.accounts.models import Professional
+from idp.core import hashing
+from idp.oidc import rendering, sessions
+from idp.oidc.protocol import errors
+from idp.oidc.protocol.authorize import AuthorizationRequest
+
+BROWSER_COOKIE = "caducee_txn"
+_SALT = "idp.oidc.interaction.login-transaction"
+_BROWSER_PURPOSE = "login_txn_browser"
+_USED_KEY = "oidc:txn-used:{}"
+
+
+class InvalidTransaction(errors.OAuthError):
+    """The login transaction is forged, expired, used, or belongs to another browser.
+
+    Never redirected: nothing in it can be trusted enough to pick a redirect URI.
+    """
+
+    error = "invalid_request"
+    redirectable = False
+    description = "The login request is invalid or has expired. Start again from the service."
+
+
+@dataclass(frozen=True)
+class LoginTransaction:
+    """What the login page needs to know about the pending authorization request."""
+
+    txn: str
+    request: AuthorizationRequest
+    issued_at: float
+    #: The request asked for a fresh login (prompt, max_age, acr): an older session won't do.
+    login_required: bool
+    jti: str
+
+    @property
+    def client_name(self) -> str:
+        return self.request.client.name if self.request.client else self.request.client_id
+
+    @property
+    def login_hint(self) -> str:
+        return self.request.login_hint
+
+    @property
+    def language(self) -> str | None:
+        return self.request.language
+
+    @property
+    def acr_values(self) -> tuple[str, ...]:
+        return self.request.acr_values
+
+    @property
+    def minimum_acr(self) -> str | None:
+        return self.request.minimum_acr
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.request.redirect_uri
+
+
+def _browser_hash(value: str) -> str:
+    return hashing.keyed_hash(value, purpose=_BROWSER_PURPOSE)
+
+
+def begin(request: HttpRequest, req: AuthorizationRequest, *, login_required: bool) -> HttpResponse:
+    """Store ``req`` in a login transaction and send the browser to the login page."""
+    browser = request.COOKIES.get(BROWSER_COOKIE) or ""
+    if len(browser) < 32 or len(browser) > 64:
+        browser = hashing.new_secret()
+    payload = {
+        "r": req.to_dict(),
+        "b": _browser_hash(browser),
+        "t": time.time(),
+        "l": login_required,
+        "j": hashing.new_secret(16),
+    }
+    txn = signing.dumps(payload, salt=_SALT, compress=True)
+    response = redirect_to_login(txn)
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=settings.IDP_LOGIN_TRANSACTION_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=not settings.DEBUG,
+        path="/",
+    )
+    return response
+
+
+def redirect_to_login(txn: str) -> HttpResponse:
+    """Send the browser to the login page of transaction ``txn``."""
+    response = HttpResponseRedirect(reverse("authn:login", args=[txn]))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def pending(request: HttpRequest, txn: str) -> LoginTransaction:
+    """The login transaction ``txn``, checked: signature, age, this browser, not yet used.
+
+    Raises :class:`InvalidTransaction`.
+    """
+    try:
+        payload = signing.loads(txn, salt=_SALT, max_age=settings.IDP_LOGIN_TRANSACTION_SECONDS)
+        browser = request.COOKIES.get(BROWSER_COOKIE) or ""
+        if not browser or not hashing.matches(browser, payload["b"], purpose=_BROWSER_PURPOSE):
+            raise InvalidTransaction(detail="login transaction presented by another browser")
+        req = AuthorizationRequest.from_dict(payload["r"])
+        transaction = LoginTransaction(
+            txn=txn,
+            request=req,
+            issued_at=float(payload["t"]),
+            login_required=bool(payload["l"]),
+            jti=str(payload["j"]),
+        )
+    except signing.SignatureExpired:
+        raise InvalidTransaction(detail="login transaction expired") from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidTransaction(detail="login transaction malformed or forged") from None
+    if req.client is None:
+        raise InvalidTransaction(detail="client deactivated during login")
+    if cache.get(_USED_KEY.format(transaction.jti)):
+        raise InvalidTransaction(detail="login transaction already used")
+    return transaction
+
+
+def consume(transaction: LoginTransaction) -> bool:
+    """Mark the transaction used; False if it already was (a replayed resume URL)."""
+    return cache.add(
+        _USED_KEY.format(transaction.jti), 1, timeout=settings.IDP_LOGIN_TRANSACTION_SECONDS + 60
+    )
+
+
+def complete_login(
+    request: HttpRequest,
+    txn: str,
+    *,
+    professional: Professional,
+    amr: list[str],
+    acr: str,
+    auth_mode: str,
+) -> HttpResponse:
+    """An authentication method proved who the professional is: open the SSO session, go on.
+
+    ``amr`` (RFC 8176 values), ``acr`` (eidas1..3) and ``auth_mode`` (PSC's authMode) describe
+    what actually happened; ``auth_time`` is now (OIDC Core §2). Raises :class:`InvalidTransaction`
+    (render it with ``rendering.error_page``) and :class:`errors.AccessDenied` for a professional
+    who may not log in.
+    """
+    pending(request, txn)
+    if not professional.is_active:
+        raise errors.AccessDenied(detail="inactive professional completed a login")
+    previous = sessions.current(request)
+    if previous is not None and previous.professional_id == professional.pk:
+        # Re-authentication (prompt=login, max_age, step-up): the same session, as Keycloak does,
+        # so relying parties already in it are not logged out; its auth facts are the new ones.
+        session = sessions.reauthenticate(
+            request, previous, acr=acr, amr=list(amr), auth_mode=auth_mode
+        )
+    else:
+        if previous is not None:
+            # Another professional on the same browser: the first one's session must not linger.
+            sessions.end(previous, sessions.REASON_SUPERSEDED)
+        session = sessions.start(
+            request, professional=professional, acr=acr, amr=list(amr), auth_mode=auth_mode
+        )
+    response = HttpResponseRedirect(reverse("oidc:resume", args=[txn]))
+    response["Cache-Control"] = "no-store"
+    sessions.set_cookie(response, session)
+    return response
+
+
+def cancel(request: HttpRequest, txn: str) -> HttpResponse:
+    """The professional gave up: OIDC Core §3.1.2.6 / RFC 6749 §4.1.2.1 access_denied."""
+    transaction = pending(request, txn)
+    consume(transaction)
+    req = transaction.request
+    return rendering.redirect_error(
+        errors.AccessDenied("The professional cancelled the login."),
+        req.redirect_uri,
+        req.state,
+        req.response_mode,
+    )

@@ -1,0 +1,226 @@
+"""SSO sessions: the ``sid`` a professional's browser refers to (docs/design/oidc-provider.md).
+
+The browser holds only a signed reference (cookie ``caducee_sso``: the ``sid``, signed with a salt
+of its own); everything else is in the database, so ending a session here ends it everywhere.
+A session is live while not ended, within ``IDP_SSO_SESSION_MAX_SECONDS`` of its start and within
+``IDP_SSO_SESSION_IDLE_SECONDS`` of its last use. Using it extends the idle timer, but
+``last_active_at`` is written at most once a minute to keep writes off the authorization hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from idp.accounts.models import Professional
+from idp.accounts.services import professional_status_changed
+from idp.audit.journal import record
+from idp.audit.tags import EventTag
+from idp.oidc.models import RefreshToken, SsoSession
+
+logger = logging.getLogger(__name__)
+
+COOKIE_NAME = "caducee_sso"
+_COOKIE_SALT = "idp.oidc.sessions.cookie"
+#: Writing last_active_at on every request would cost a write per authorization.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+# Reasons recorded in SsoSession.end_reason and the journal.
+REASON_LOGOUT = "logout"
+REASON_SUPERSEDED = "superseded"
+REASON_SUSPENDED = "account_suspended"
+REASON_DEACTIVATED = "account_deactivated"
+_STATUS_REASONS = {
+    Professional.Status.SUSPENDED: REASON_SUSPENDED,
+    Professional.Status.DEACTIVATED: REASON_DEACTIVATED,
+}
+
+
+def _idle_limit() -> timedelta:
+    return timedelta(seconds=settings.IDP_SSO_SESSION_IDLE_SECONDS)
+
+
+def is_live(session: SsoSession, *, now: datetime | None = None) -> bool:
+    """Not ended, before its absolute expiry, and used within the idle limit."""
+    now = now or timezone.now()
+    return (
+        session.ended_at is None
+        and now < session.expires_at
+        and now < session.last_active_at + _idle_limit()
+    )
+
+
+def current(request: HttpRequest) -> SsoSession | None:
+    """The live session the browser's cookie refers to, or None; using it extends its idle timer.
+
+    A session of a professional who is no longer active is not returned (and is ended): the
+    status signal normally ends them already, this covers changes made behind the services' back.
+    """
+    sid = request.get_signed_cookie(
+        COOKIE_NAME, default=None, salt=_COOKIE_SALT, max_age=settings.IDP_SSO_SESSION_MAX_SECONDS
+    )
+    if not sid:
+        return None
+    session = SsoSession.objects.select_related("professional").filter(sid=sid).first()
+    now = timezone.now()
+    if session is None or not is_live(session, now=now):
+        return None
+    if not session.professional.is_active:
+        end(session, _STATUS_REASONS.get(session.professional.status, REASON_SUSPENDED))
+        return None
+    if now - session.last_active_at >= TOUCH_INTERVAL:
+        # Conditional: concurrent requests of one browser do not each write.
+        SsoSession.objects.filter(pk=session.pk, last_active_at__lt=now - TOUCH_INTERVAL).update(
+            last_active_at=now
+        )
+        session.last_active_at = now
+    return session
+
+
+def start(
+    request: HttpRequest | None,
+    *,
+    professional: Professional,
+    acr: str,
+    amr: list[str],
+    auth_mode: str,
+) -> SsoSession:
+    """Open a session for a login that just happened (``auth_time`` = now; OIDC Core §2)."""
+    now = timezone.now()
+    meta = request.META if request is not None else {}
+    with transaction.atomic():
+        session = SsoSession.objects.create(
+            professional=professional,
+            auth_time=now,
+            acr=acr,
+            amr=list(amr),
+            auth_mode=auth_mode,
+            last_active_at=now,
+            expires_at=now + timedelta(seconds=settings.IDP_SSO_SESSION_MAX_SECONDS),
+            ip=meta.get("REMOTE_ADDR") or None,
+            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:256],
+        )
+        record(
+            EventTag.OIDC_SESSION_STARTED,
+            actor=f"professional:{professional.sub}",
+            subject=session.sid,
+            request=request,
+            data={"sid": session.sid, "acr": acr, "amr": list(amr), "auth_mode": auth_mode},
+        )
+    return session
+
+
+def reauthenticate(
+    request: HttpRequest | None,
+    session: SsoSession,
+    *,
+    acr: str,
+    amr: list[str],
+    auth_mode: str,
+) -> SsoSession:
+    """The session's professional logged in again: record the new auth_time, acr and amr.
+
+    The ``sid`` and the absolute expiry are kept (a re-login does not lengthen the session).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        SsoSession.objects.filter(pk=session.pk).update(
+            auth_time=now, acr=acr, amr=list(amr), auth_mode=auth_mode, last_active_at=now
+        )
+        session.auth_time, session.acr, session.amr = now, acr, list(amr)
+        session.auth_mode, session.last_active_at = auth_mode, now
+        record(
+            EventTag.OIDC_SESSION_STARTED,
+            actor=f"professional:{session.professional.sub}",
+            subject=session.sid,
+            request=request,
+            data={
+                "sid": session.sid,
+                "acr": acr,
+                "amr": list(amr),
+                "auth_mode": auth_mode,
+                "reauthentication": True,
+            },
+        )
+    return session
+
+
+def set_cookie(response: HttpResponse, session: SsoSession) -> None:
+    """Point the browser at ``session`` (HttpOnly, SameSite=Lax, Secure outside DEBUG)."""
+    response.set_signed_cookie(
+        COOKIE_NAME,
+        session.sid,
+        salt=_COOKIE_SALT,
+        max_age=settings.IDP_SSO_SESSION_MAX_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=not settings.DEBUG,
+        path="/",
+    )
+
+
+def clear_cookie(response: HttpResponse) -> None:
+    response.delete_cookie(COOKIE_NAME, path="/", samesite="Lax")
+
+
+def end(session: SsoSession, reason: str) -> None:
+    """End ``session``: mark it ended, revoke its refresh tokens, announce it to its clients.
+
+    Access tokens carry the ``sid``, so they stop validating at once (``revocation.is_revoked``);
+    refresh tokens are revoked outright; relying parties with a back-channel URI are told (OIDC
+    Back-Channel Logout 1.0 §2.5). Ending an already ended session does nothing.
+    """
+    from idp.oidc import backchannel  # the session model is needed by backchannel at import
+
+    now = timezone.now()
+    with transaction.atomic():
+        ended = SsoSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+            ended_at=now, end_reason=reason[:40]
+        )
+        if not ended:
+            return
+        session.ended_at, session.end_reason = now, reason[:40]
+        RefreshToken.objects.filter(session=session, revoked_at__isnull=True).update(revoked_at=now)
+        backchannel.schedule_logout(session)
+        record(
+            EventTag.OIDC_SESSION_ENDED,
+            actor=f"professional:{session.professional.sub}",
+            subject=session.sid,
+            data={"sid": session.sid, "reason": reason},
+        )
+
+
+def end_all(professional: Professional, reason: str) -> int:
+    """End every open session of ``professional``; return how many were ended."""
+    count = 0
+    for session in SsoSession.objects.filter(professional=professional, ended_at__isnull=True):
+        end(session, reason)
+        count += 1
+    return count
+
+
+def list_for(professional: Professional) -> list[SsoSession]:
+    """The professional's live sessions, most recent first (for the card app's session list)."""
+    now = timezone.now()
+    candidates = SsoSession.objects.filter(
+        professional=professional,
+        ended_at__isnull=True,
+        expires_at__gt=now,
+        last_active_at__gt=now - _idle_limit(),
+    ).order_by("-auth_time")
+    return list(candidates)
+
+
+@receiver(professional_status_changed, dispatch_uid="idp.oidc.sessions.end_on_status_change")
+def _end_sessions_on_status_change(sender, professional, old_status, new_status, **kwargs) -> None:
+    """A suspended or deactivated professional keeps no session (idp.accounts.services)."""
+    reason = _STATUS_REASONS.get(new_status)
+    if reason is not None:
+        ended = end_all(professional, reason)
+        logger.info("ended %d session(s) of %s: %s", ended, professional.sub, reason)
