@@ -1,5 +1,61 @@
-"""Token endpoint. (Being built.)"""
+"""Token endpoint (RFC 6749 §3.2): parse the form, authenticate the client, run the grant."""
 
-from idp.oidc.views.discovery import _unavailable
+from __future__ import annotations
 
-token = _unavailable
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+
+from idp.oidc import rendering
+from idp.oidc.protocol import client_auth, grants
+from idp.oidc.protocol.errors import InvalidRequest, OAuthError
+
+#: A token request is a few hundred bytes; a private_key_jwt assertion a few kilobytes.
+MAX_BODY_BYTES = 16 * 1024
+FORM = "application/x-www-form-urlencoded"
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    # RFC 6749 §5.1: tokens must never be cached.
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def parse_form(request: HttpRequest) -> dict[str, str]:
+    """The form parameters of a POST, one value each (RFC 6749 §3.2: "MUST NOT be included more
+    than once"), or :class:`InvalidRequest`. Shared with the other back-channel endpoints."""
+    content_type = request.content_type or ""
+    if content_type.lower() != FORM:
+        raise InvalidRequest("The body must be application/x-www-form-urlencoded.")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = MAX_BODY_BYTES + 1
+    if length > MAX_BODY_BYTES:
+        raise InvalidRequest("The request body is too large.")
+    form = request.POST
+    params: dict[str, str] = {}
+    for name, values in form.lists():
+        if len(values) != 1:
+            raise InvalidRequest(f"Parameter {name[:40]} is repeated.")
+        params[name] = values[0]
+    return params
+
+
+@csrf_exempt
+@sensitive_post_parameters(
+    "client_secret", "code", "code_verifier", "refresh_token", "client_assertion"
+)
+def token(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        error = InvalidRequest("The token endpoint accepts POST only.")
+        error.status = 405
+        return rendering.json_error(error, headers={"Allow": "POST"})
+    try:
+        params = parse_form(request)
+        auth = client_auth.authenticate(params, request.headers, endpoint="token", request=request)
+        body = grants.handle(params, auth, request=request)
+    except OAuthError as exc:
+        return rendering.json_error(exc)
+    return _no_store(JsonResponse(body))

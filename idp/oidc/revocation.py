@@ -1,0 +1,191 @@
+"""What invalidates a token early: a revoked ``jti``, grant (``gid``) or ended session (``sid``).
+
+Access tokens are self-contained JWTs, checked on every UserInfo and introspection call, so the
+revocation check sits on the hottest path of the provider. Design:
+
+* **The database is the source of truth.** Every revocation is written there first
+  (``RevokedAccessToken``, ``RevokedGrant``, ``SsoSession.ended_at``).
+* **Django's cache (Redis in production) holds a marker per revoked item**, written with the
+  database row and expiring when no token it could concern is still valid. A check is then one
+  ``get_many`` round trip (the three markers plus a "warm" flag), no query.
+* **The "warm" flag says the markers are complete.** It is set after all current revocations were
+  loaded from the database, and expires every ``WARM_SECONDS``: when it is missing (cache flushed,
+  Redis restarted, first request) the check asks the database (one query) and one caller reloads
+  the markers. Markers written behind our back (a session ended by ``QuerySet.update`` without
+  :func:`mark_session_ended`) are therefore picked up within ``WARM_SECONDS`` at the latest.
+
+Trade-off: a revocation is visible everywhere as soon as its marker is written (with the
+commit); if the cache loses one marker without losing the warm flag (eviction under memory
+pressure: configure Redis with ``maxmemory-policy volatile-ttl`` or ``noeviction``), the revoked
+token stays accepted for at most ``WARM_SECONDS`` or its own remaining lifetime, whichever is
+shorter. If the cache is down, every check falls back to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from idp.oidc.models import RefreshToken, RevokedAccessToken, RevokedGrant, SsoSession
+
+logger = logging.getLogger(__name__)
+
+WARM_SECONDS = 30
+#: Whether every session end writes a ``sid`` marker (see :func:`is_revoked`).
+SESSION_MARKERS_PUBLISHED = False
+_WARM_KEY = "oidc:rev:warm"
+_WARMING_KEY = "oidc:rev:warming"
+# Beyond this, no token of a revoked grant can still be valid (a grant lives at most as long as
+# its SSO session; access tokens may outlive the last refresh by their own lifetime).
+_GRANT_MARKER_EXTRA = timedelta(days=1)
+
+
+def _key(kind: str, value: str) -> str:
+    return f"oidc:rev:{kind}:{value}"
+
+
+def _grant_purge_after(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.IDP_SSO_SESSION_MAX_SECONDS) + _GRANT_MARKER_EXTRA
+
+
+def _set_marker(kind: str, value: str, until: datetime) -> None:
+    """Write the marker now, not at commit: should the transaction roll back, a token is refused
+    that could have been accepted (fail closed), never the reverse."""
+    seconds = int((until - timezone.now()).total_seconds()) + 1
+    if seconds <= 0:
+        return
+    try:
+        cache.set(_key(kind, value), 1, seconds)
+    except Exception:  # cache down: the database still answers, see is_revoked
+        logger.warning("revocation marker not cached: %s", kind, exc_info=True)
+        _forget_warm()
+
+
+def _forget_warm() -> None:
+    try:
+        cache.delete(_WARM_KEY)
+    except Exception:
+        logger.warning("revocation cache unavailable", exc_info=True)
+
+
+def revoke_grant(grant_id: str, reason: str) -> int:
+    """Invalidate every token of a grant: its refresh tokens and (by ``gid``) its access tokens.
+
+    RFC 6749 §4.1.2 (code replay: "SHOULD revoke all tokens previously issued based on that
+    code"), OAuth 2.0 Security BCP §4.14 (refresh token reuse), RFC 7009 §2.1 (revoking a refresh
+    token "SHOULD also invalidate all access tokens based on the same authorization grant").
+    Returns the number of refresh tokens revoked. Idempotent.
+    """
+    now = timezone.now()
+    purge_after = _grant_purge_after(now)
+    with transaction.atomic():
+        RevokedGrant.objects.bulk_create(
+            [RevokedGrant(grant_id=grant_id, reason=reason[:40], purge_after=purge_after)],
+            ignore_conflicts=True,
+        )
+        count = RefreshToken.objects.filter(grant_id=grant_id, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        _set_marker("gid", grant_id, purge_after)
+    return count
+
+
+def revoke_access_token(jti: str, exp: int | datetime) -> None:
+    """Invalidate one access token until it expires anyway (RFC 7009 §2.1)."""
+    until = exp if isinstance(exp, datetime) else datetime.fromtimestamp(exp, tz=UTC)
+    if until <= timezone.now():
+        return  # already expired: nothing to remember
+    with transaction.atomic():
+        RevokedAccessToken.objects.bulk_create(
+            [RevokedAccessToken(jti=jti, purge_after=until)], ignore_conflicts=True
+        )
+        _set_marker("jti", jti, until)
+
+
+def revoke_refresh_token(token_hash: str) -> bool:
+    """Revoke one refresh token by its keyed hash; True if it was live."""
+    return bool(
+        RefreshToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+def mark_session_ended(sid: str, expires_at: datetime | None = None) -> None:
+    """Publish that a session ended (call after ``SsoSession.ended_at`` is written)."""
+    _set_marker("sid", sid, expires_at or _grant_purge_after(timezone.now()))
+
+
+def is_revoked(*, jti: str = "", gid: str = "", sid: str = "") -> bool:
+    """Whether a token with this ``jti``, grant id and session id was revoked or its session ended.
+
+    ``jti`` and ``gid``: one cache round trip when the markers are warm, else one query.
+    ``sid``: its marker, else the database (one indexed query), because sessions are ended by
+    :func:`idp.oidc.sessions.end`, which does not publish a marker yet; once it calls
+    :func:`mark_session_ended`, set ``SESSION_MARKERS_PUBLISHED`` and the query goes away.
+    """
+    pairs = (("jti", jti), ("gid", gid), ("sid", sid))
+    keys = [_key(kind, value) for kind, value in pairs if value]
+    try:
+        found = cache.get_many([*keys, _WARM_KEY])
+    except Exception:  # cache down
+        logger.warning("revocation cache unavailable, asking the database", exc_info=True)
+        return _revoked_in_database(jti, gid, sid)
+    if any(key in found for key in keys):
+        return True
+    if _WARM_KEY in found:
+        if sid and not SESSION_MARKERS_PUBLISHED:
+            return _revoked_in_database("", "", sid)
+        return False
+    revoked = _revoked_in_database(jti, gid, sid)
+    _warm()
+    return revoked
+
+
+def _revoked_in_database(jti: str, gid: str, sid: str) -> bool:
+    """One query: does any of the three say "revoked"?"""
+    parts = []
+    if jti:
+        parts.append(RevokedAccessToken.objects.filter(jti=jti).values_list("id"))
+    if gid:
+        parts.append(RevokedGrant.objects.filter(grant_id=gid).values_list("id"))
+    if sid:
+        parts.append(SsoSession.objects.filter(sid=sid, ended_at__isnull=False).values_list("id"))
+    if not parts:
+        return False
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return bool(list(query[:1]))
+
+
+def _warm() -> None:
+    """Load every current revocation into the cache, then set the warm flag (one caller at once)."""
+    try:
+        if not cache.add(_WARMING_KEY, 1, 10):
+            return
+        now = timezone.now()
+        timeouts: dict[int, list[str]] = {}
+        for jti, until in RevokedAccessToken.objects.filter(purge_after__gt=now).values_list(
+            "jti", "purge_after"
+        ):
+            timeouts.setdefault(int((until - now).total_seconds()) + 1, []).append(_key("jti", jti))
+        for gid, until in RevokedGrant.objects.filter(purge_after__gt=now).values_list(
+            "grant_id", "purge_after"
+        ):
+            timeouts.setdefault(int((until - now).total_seconds()) + 1, []).append(_key("gid", gid))
+        ended = SsoSession.objects.filter(
+            ended_at__isnull=False, expires_at__gt=now - timedelta(days=1)
+        ).values_list("sid", "expires_at")
+        for sid, expires_at in ended:
+            until = max(expires_at, now) + _GRANT_MARKER_EXTRA
+            timeouts.setdefault(int((until - now).total_seconds()) + 1, []).append(_key("sid", sid))
+        for timeout, keys in timeouts.items():
+            cache.set_many(dict.fromkeys(keys, 1), timeout)
+        cache.set(_WARM_KEY, 1, WARM_SECONDS)
+        cache.delete(_WARMING_KEY)
+    except Exception:  # cache down: checks keep asking the database
+        logger.warning("revocation markers not loaded", exc_info=True)
