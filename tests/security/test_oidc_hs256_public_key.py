@@ -1,0 +1,111 @@
+"""Attack: HS256 "signed" with our public key (the RS256/HS256 key-confusion attack).
+
+Our public keys are published (JWKS). A verifier that trusts the header's ``alg`` and hands the
+RSA public key to HMAC would accept a MAC anyone can compute (RFC 8725 §2.1, §3.1). Ours pins the
+algorithm to the key found by ``kid``: HMACs keyed with every public representation of our keys
+(PEM, DER, JWK JSON, modulus) are refused, and nothing about the key store changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+
+from idp.oidc import jwt, keys
+
+
+@pytest.fixture(scope="module")
+def _module_key_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("signing-keys")
+
+
+@pytest.fixture
+def key_dir(settings, _module_key_dir):
+    """Development keys generated once for this file (as tests/oidc/conftest.py does)."""
+    settings.IDP_KEY_DIR = _module_key_dir
+    settings.IDP_AUTOGENERATE_KEYS = True
+    keys.get_keystore()
+    return _module_key_dir
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims() -> dict:
+    now = int(time.time())
+    return {"iss": settings.IDP_ISSUER, "sub": "victim", "iat": now, "exp": now + 300}
+
+
+def _hs256(header: dict, secret: bytes) -> str:
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims()).encode())}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def _public_secrets(key) -> dict[str, bytes]:
+    public = key.public_key
+    jwk = key.as_dict(private=False)
+    return {
+        "pem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "pem-pkcs1": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+        ),
+        "der": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "jwk-json": json.dumps(jwk).encode(),
+        "jwks-json": json.dumps(keys.get_keystore().public_jwks()).encode(),
+        "n": jwk["n"].encode(),
+    }
+
+
+def _snapshot(directory) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("form", ["pem", "pem-pkcs1", "der", "jwk-json", "jwks-json", "n"])
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512", "hs256"])
+def test_hmac_keyed_with_our_public_key_is_refused(key_dir, form, alg):
+    store = keys.get_keystore()
+    rsa_key = store.signing_key("RS256")
+    header = {"alg": alg, "kid": rsa_key.kid, "typ": "JWT"}
+    forged = _hs256(header, _public_secrets(rsa_key)[form])
+    before_files, before_jwks = _snapshot(key_dir), store.public_jwks()
+
+    with pytest.raises(jwt.InvalidJWT, match="does not match"):
+        jwt.verify(forged)
+    with pytest.raises(jwt.InvalidJWT, match="does not match"):
+        jwt.verify(forged, verify_exp=False)
+
+    assert _snapshot(key_dir) == before_files
+    assert keys.get_keystore().public_jwks() == before_jwks
+    genuine = jwt.sign(_claims(), alg="RS256")
+    assert jwt.verify(genuine)["sub"] == "victim"
+
+
+def test_hmac_with_the_header_claiming_rs256_is_a_bad_signature(key_dir):
+    """Same MAC, header left at RS256: the RSA verification fails on it."""
+    rsa_key = keys.get_keystore().signing_key("RS256")
+    header = {"alg": "RS256", "kid": rsa_key.kid, "typ": "JWT"}
+    forged = _hs256(header, _public_secrets(rsa_key)["pem"])
+
+    with pytest.raises(jwt.InvalidJWT, match="signature"):
+        jwt.verify(forged)
+
+
+def test_hmac_without_kid_is_refused(key_dir):
+    rsa_key = keys.get_keystore().signing_key("RS256")
+    forged = _hs256({"alg": "HS256", "typ": "JWT"}, _public_secrets(rsa_key)["pem"])
+
+    with pytest.raises(jwt.InvalidJWT, match="kid"):
+        jwt.verify(forged)
