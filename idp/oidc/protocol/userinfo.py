@@ -1,0 +1,197 @@
+"""The UserInfo endpoint's rules (OpenID Connect Core 1.0 §5.3, RFC 6750).
+
+``userinfo(token)`` validates the bearer access token and returns the claims the client may see:
+
+* the token must be a valid access token of ours (``tokens.validate_access_token``: signature,
+  ``iss``, ``exp``, revoked ``jti``/``gid``/ended ``sid``; an ID token or a refresh token is not
+  one) → otherwise ``invalid_token`` (RFC 6750 §3.1);
+* it must carry ``openid`` (Core §5.3: UserInfo is an OpenID resource) → otherwise
+  ``insufficient_scope`` (403);
+* the client must still be active, the professional too (a suspended or deactivated professional's
+  tokens are ``invalid_token`` even before their sessions are swept);
+* claims: ``scope_all`` gives the whole Pro Santé Connect document
+  (``idp.accounts.userinfo.render_userinfo``, psc-compat.md § UserInfo); ``profile`` and
+  ``email`` give the standard claims of Core §5.4 only; ``sub`` always (Core §5.3.2). Only
+  scopes the client is still allowed (``allowed_scopes``) count.
+* the ``claims`` request parameter (Core §5.5): its ``userinfo`` member, stored with the grant's
+  authorization code, *narrows* nothing and *adds* standard claims only when the scope that
+  carries them is also allowed to the client: a claim request never widens what the client was
+  registered for. (The grant's code row is found by the token's ``gid``; once codes are purged,
+  the scope alone decides.)
+
+The PSC document is the hot path (every relying party calls UserInfo after each login): it is
+cached per professional in Django's cache for ``CACHE_SECONDS`` and dropped when the professional,
+an exercice, an activity or an identifier is saved or deleted (signals below; bulk writes of the
+registry sync send no signals, the short lifetime bounds their staleness).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+
+from idp.accounts.models import Activity, Exercice, OtherId, Professional
+from idp.accounts.userinfo import palier_authentification, render_userinfo
+from idp.oidc import tokens
+from idp.oidc.models import AuthorizationCode
+from idp.oidc.protocol.errors import InsufficientScope, InvalidToken
+from relying_parties.registry import RegisteredClient, get_client
+
+CACHE_SECONDS = 60
+_CACHE_VERSION = "v1"
+
+SCOPE_OPENID = "openid"
+SCOPE_PSC = "scope_all"
+# OpenID Connect Core 1.0 §5.4: the standard claims each scope requests; those we can fill.
+PROFILE_CLAIMS = ("name", "given_name", "family_name", "preferred_username", "updated_at")
+EMAIL_CLAIMS = ("email", "email_verified")
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {"profile": PROFILE_CLAIMS, "email": EMAIL_CLAIMS}
+
+
+@dataclass(frozen=True)
+class UserInfoResponse:
+    """What the view renders: the claims, and how (signed JWT when ``signing_alg``)."""
+
+    claims: dict[str, Any]
+    client_id: str
+    signing_alg: str
+
+
+def userinfo(token: str) -> UserInfoResponse:
+    """Validate a bearer access token and assemble its UserInfo claims (Core §5.3)."""
+    if not token:
+        raise InvalidToken("No access token.")
+    access = tokens.validate_access_token(token).claims
+    scopes = set(str(access.get("scope", "")).split())
+    if SCOPE_OPENID not in scopes:
+        raise InsufficientScope("The access token lacks the openid scope.")
+    client_id = str(access.get("client_id") or access.get("azp") or "")
+    client = get_client(client_id)
+    if client is None:
+        raise InvalidToken(detail=f"client {client_id!r} is no longer active")
+    sub = str(access.get("sub", ""))
+    granted = scopes & set(client.allowed_scopes)
+
+    requested = _requested_claims(str(access.get("gid") or ""))
+    needs_psc = SCOPE_PSC in granted
+    document = psc_document(sub)
+    if document is None:
+        raise InvalidToken(detail="professional unknown or no longer active")
+
+    claims: dict[str, Any] = {"sub": sub}
+    if needs_psc:
+        claims.update(document)
+        claims["authMode"] = str(access.get("authMode") or "")
+        claims["Palier_Authentification"] = palier_authentification(access.get("acr"))
+    standard = document["_standard"]
+    wanted = set()
+    for scope, names in SCOPE_CLAIMS.items():
+        if scope in granted:
+            wanted.update(names)
+    for name in requested:
+        if any(
+            name in names and scope in client.allowed_scopes
+            for scope, names in SCOPE_CLAIMS.items()
+        ):
+            wanted.add(name)
+    for name in sorted(wanted):
+        if name in standard:
+            claims[name] = standard[name]
+    claims.pop("_standard", None)
+    return UserInfoResponse(
+        claims=claims, client_id=client.client_id, signing_alg=_signing_alg(client)
+    )
+
+
+def _signing_alg(client: RegisteredClient) -> str:
+    return client.userinfo_signed_response_alg or ""
+
+
+def _requested_claims(grant_id: str) -> list[str]:
+    """Claim names the grant's ``claims`` parameter asked for at UserInfo (Core §5.5)."""
+    if not grant_id:
+        return []
+    key = f"oidc:userinfo:claims:{_CACHE_VERSION}:{grant_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return list(cached)
+    stored = (
+        AuthorizationCode.objects.filter(grant_id=grant_id).values_list("claims", flat=True).first()
+    )
+    names: list[str] = []
+    if isinstance(stored, dict) and isinstance(stored.get("userinfo"), dict):
+        names = [str(n) for n in stored["userinfo"]]
+    cache.set(key, names, CACHE_SECONDS)
+    return names
+
+
+def _cache_key(sub: str) -> str:
+    return f"oidc:userinfo:doc:{_CACHE_VERSION}:{sub}"
+
+
+def psc_document(sub: str) -> dict[str, Any] | None:
+    """The professional's PSC document (without token-dependent fields), or None if inactive.
+
+    The document carries a private ``_standard`` member: the Core §5.4 claims of the person.
+    """
+    key = _cache_key(sub)
+    document = cache.get(key)
+    if document is not None:
+        return document
+    professional = Professional.objects.with_userinfo().filter(sub=sub).first()
+    if professional is None or not professional.is_active:
+        return None
+    # authMode and Palier_Authentification depend on the token; filled in per request.
+    document = render_userinfo(professional, auth_mode="", acr=None)
+    full_name = f"{document['given_name']} {document['family_name']}".strip()
+    document["_standard"] = {
+        "name": full_name,
+        "given_name": document["given_name"],
+        "family_name": document["family_name"],
+        "preferred_username": professional.id_nat,
+        "updated_at": int(professional.updated_at.timestamp()),
+        "email": professional.email,
+        # The correspondence address comes from the registry; the provider never verified it.
+        "email_verified": False,
+    }
+    if not professional.email:
+        del document["_standard"]["email"]
+        del document["_standard"]["email_verified"]
+    cache.set(key, document, CACHE_SECONDS)
+    return document
+
+
+def forget_professional(sub: str) -> None:
+    """Drop the cached document of a professional (any change to their data or status)."""
+    cache.delete(_cache_key(sub))
+
+
+def _on_professional_change(sender: Any, instance: Professional, **kwargs: Any) -> None:
+    forget_professional(instance.sub)
+
+
+def _on_related_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if sender is Activity:
+        professional_id = (
+            Exercice.objects.filter(pk=instance.exercice_id)
+            .values_list("professional_id", flat=True)
+            .first()
+        )
+    else:
+        professional_id = instance.professional_id
+    sub = Professional.objects.filter(pk=professional_id).values_list("sub", flat=True).first()
+    if sub:
+        forget_professional(sub)
+
+
+for _signal in (post_save, post_delete):
+    _signal.connect(
+        _on_professional_change, sender=Professional, dispatch_uid=f"oidc-ui-pro-{_signal}"
+    )
+    for _model in (Exercice, Activity, OtherId):
+        _signal.connect(
+            _on_related_change, sender=_model, dispatch_uid=f"oidc-ui-{_model.__name__}-{_signal}"
+        )
