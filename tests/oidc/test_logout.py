@@ -268,3 +268,17 @@ def test_pages_are_not_cached_nor_framed(client):
     response = client.get(URL)
     assert response["Cache-Control"] == "no-store"
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_after_logout_the_sessions_tokens_are_refused(client, professional, rp):
+    issued = issue(rp, professional)
+    _browser_in(client, issued.session)
+    client.get(URL, {"id_token_hint": issued.id_token})
+    response = client.get(
+        "/auth/realms/esante-wallet/protocol/openid-connect/userinfo",
+        HTTP_AUTHORIZATION=f"Bearer {issued.access_token}",
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    issued.refresh_row.refresh_from_db()
+    assert issued.refresh_row.revoked_at is not None

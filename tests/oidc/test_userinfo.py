@@ -281,3 +281,19 @@ def test_other_professional_unaffected(client, rp):
     someone = make_professional("8" + rpps(77))
     issued = issue(rp, someone)
     assert client.get(URL, **_bearer(issued.access_token)).json()["sub"] == someone.sub
+
+
+def test_cache_is_dropped_when_an_identifier_or_activity_changes(client, doctor, rp):
+    from idp.accounts.models import Activity, OtherId
+
+    issued = issue(rp, doctor)
+    client.get(URL, **_bearer(issued.access_token))
+    OtherId.objects.filter(professional=doctor, origine="ADELI").delete()
+    body = client.get(URL, **_bearer(issued.access_token)).json()
+    assert [o["origine"] for o in body["otherIds"]] == ["RPPS"]
+
+    activity = Activity.objects.filter(exercice__professional=doctor).order_by("pk").first()
+    activity.raison_sociale_site = "CABINET NEUF"
+    activity.save()
+    body = client.get(URL, **_bearer(issued.access_token)).json()
+    assert body["SubjectOrganization"] == "CABINET NEUF"

@@ -75,9 +75,13 @@ def userinfo(token: str) -> UserInfoResponse:
     sub = str(access.get("sub", ""))
     granted = scopes & set(client.allowed_scopes)
 
-    requested = _requested_claims(str(access.get("gid") or ""))
+    grant_id = str(access.get("gid") or "")
+    # One cache round trip for both lookups on the hot path.
+    keys = [_cache_key(sub)] + ([_claims_key(grant_id)] if grant_id else [])
+    found = cache.get_many(keys)
+    requested = _requested_claims(grant_id, cached=found.get(_claims_key(grant_id)))
     needs_psc = SCOPE_PSC in granted
-    document = psc_document(sub)
+    document = psc_document(sub, cached=found.get(_cache_key(sub)))
     if document is None:
         raise InvalidToken(detail="professional unknown or no longer active")
 
@@ -110,12 +114,15 @@ def _signing_alg(client: RegisteredClient) -> str:
     return client.userinfo_signed_response_alg or ""
 
 
-def _requested_claims(grant_id: str) -> list[str]:
+def _claims_key(grant_id: str) -> str:
+    return f"oidc:userinfo:claims:{_CACHE_VERSION}:{grant_id}"
+
+
+def _requested_claims(grant_id: str, *, cached: list[str] | None = None) -> list[str]:
     """Claim names the grant's ``claims`` parameter asked for at UserInfo (Core §5.5)."""
     if not grant_id:
         return []
-    key = f"oidc:userinfo:claims:{_CACHE_VERSION}:{grant_id}"
-    cached = cache.get(key)
+    key = _claims_key(grant_id)
     if cached is not None:
         return list(cached)
     stored = (
@@ -132,15 +139,15 @@ def _cache_key(sub: str) -> str:
     return f"oidc:userinfo:doc:{_CACHE_VERSION}:{sub}"
 
 
-def psc_document(sub: str) -> dict[str, Any] | None:
+def psc_document(sub: str, *, cached: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The professional's PSC document (without token-dependent fields), or None if inactive.
 
     The document carries a private ``_standard`` member: the Core §5.4 claims of the person.
+    ``cached``: what the caller already read from the cache under this professional's key.
     """
     key = _cache_key(sub)
-    document = cache.get(key)
-    if document is not None:
-        return document
+    if cached is not None:
+        return cached
     professional = Professional.objects.with_userinfo().filter(sub=sub).first()
     if professional is None or not professional.is_active:
         return None

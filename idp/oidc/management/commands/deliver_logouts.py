@@ -29,7 +29,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, once: bool, interval: float, batch: int, **options: Any) -> None:
         while True:
-            close_old_connections()
             delivered, failed = backchannel.deliver_due(limit=batch)
             if delivered or failed or once:
                 self.stdout.write(f"delivered {delivered}, failed {failed}")
@@ -37,3 +36,5 @@ class Command(BaseCommand):
                 return
             if delivered + failed < batch:
                 time.sleep(interval)
+            # A long-running worker must not hold a broken or expired connection (CONN_MAX_AGE).
+            close_old_connections()
