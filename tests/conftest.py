@@ -11,14 +11,20 @@ import pytest
 from tests.audit.tampering import _audit_journal_flushable  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def _plain_http_test_client(settings):
-    """The test client speaks plain HTTP.
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http_test_client():
+    """The test client and the live test server speak plain HTTP.
 
     In production TLS ends at the reverse proxy and SECURE_SSL_REDIRECT sends stray plain-HTTP
-    requests to https; tests that exercise that redirect turn it back on themselves.
+    requests to https; tests that exercise that redirect turn it back on themselves. Session-wide
+    because the live server's middleware reads the setting once, when the server starts.
     """
+    from django.conf import settings
+
+    original = settings.SECURE_SSL_REDIRECT
     settings.SECURE_SSL_REDIRECT = False
+    yield
+    settings.SECURE_SSL_REDIRECT = original
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +63,27 @@ def ratelimit_clock(monkeypatch) -> RatelimitClock:
     clock = RatelimitClock(float(int(time.time())))
     monkeypatch.setattr(core, "time", clock)
     return clock
+
+
+@pytest.fixture(scope="session")
+def _session_key_dir(tmp_path_factory):
+    # One key directory for the whole run: generating RSA keys costs tens of milliseconds.
+    return tmp_path_factory.mktemp("signing-keys")
+
+
+@pytest.fixture(autouse=True)
+def oidc_keys(settings, _session_key_dir):
+    """Signing keys for the provider, generated on first use into a temporary directory."""
+    settings.IDP_KEY_DIR = _session_key_dir
+    settings.IDP_AUTOGENERATE_KEYS = True
+    return _session_key_dir
+
+
+@pytest.fixture(autouse=True)
+def _fresh_client_cache():
+    """Each test sees the client registry as the database holds it."""
+    from relying_parties import registry
+
+    registry.forget()
+    yield
+    registry.forget()
