@@ -15,12 +15,25 @@ import pytest
 from idp.audit.models import AuditEvent
 from idp.oidc import backchannel, ssrf
 from idp.oidc.models import LogoutDelivery
-
-# The provider's fixtures (signing keys, client cache) for this attack file outside tests/oidc.
-from tests.oidc.conftest import _fresh_client_cache, _session_key_dir, oidc_keys  # noqa: F401
+from relying_parties import registry
 from tests.oidc.factories import make_client, make_professional, rpps
 from tests.oidc.issued import issue, open_session
 from tests.oidc.logout_receiver import LogoutReceiver
+
+
+@pytest.fixture(scope="module")
+def _module_key_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("signing-keys")
+
+
+@pytest.fixture(autouse=True)
+def _provider(settings, _module_key_dir):
+    """Signing keys and a fresh client cache, as the provider's own tests have."""
+    settings.IDP_KEY_DIR = _module_key_dir
+    settings.IDP_AUTOGENERATE_KEYS = True
+    registry.forget()
+    yield
+    registry.forget()
 
 
 @pytest.mark.parametrize(

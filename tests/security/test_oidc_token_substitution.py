@@ -14,13 +14,28 @@ from django.http import HttpResponse
 from idp.audit.models import AuditEvent
 from idp.oidc import backchannel, sessions
 from idp.oidc.models import LogoutDelivery, RefreshToken, RevokedAccessToken, RevokedGrant
-from tests.oidc.conftest import _fresh_client_cache, _session_key_dir, oidc_keys  # noqa: F401
+from relying_parties import registry
 from tests.oidc.factories import make_client, make_doctor_with_two_activities
 from tests.oidc.issued import basic, issue
 
 pytestmark = pytest.mark.django_db
 
 BASE = "/auth/realms/esante-wallet/protocol/openid-connect"
+
+
+@pytest.fixture(scope="module")
+def _module_key_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("signing-keys")
+
+
+@pytest.fixture(autouse=True)
+def _provider(settings, _module_key_dir):
+    """Signing keys and a fresh client cache, as the provider's own tests have."""
+    settings.IDP_KEY_DIR = _module_key_dir
+    settings.IDP_AUTOGENERATE_KEYS = True
+    registry.forget()
+    yield
+    registry.forget()
 
 
 @pytest.fixture
