@@ -12,5 +12,4 @@ app_name = "authn"
 urlpatterns = [
     path("<str:txn>", views.login, name="login"),
     path("<str:txn>/cancel", views.cancel, name="cancel"),
-    path("<str:txn>/test", views.test_login, name="test_login"),
 ]

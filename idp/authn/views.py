@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from idp.authn import test_login as test_method
 from idp.oidc import interaction, rendering
@@ -102,8 +102,11 @@ def _page(
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def login(request: HttpRequest, txn: str) -> HttpResponse:
+    """GET: the login page. POST: the test method's form (the only form posted here for now)."""
+    if request.method == "POST":
+        return _test_login(request, txn)
     try:
         pending = interaction.pending(request, txn)
     except errors.OAuthError as exc:
@@ -119,8 +122,7 @@ def cancel(request: HttpRequest, txn: str) -> HttpResponse:
         return rendering.error_page(request, exc)
 
 
-@require_POST
-def test_login(request: HttpRequest, txn: str) -> HttpResponse:
+def _test_login(request: HttpRequest, txn: str) -> HttpResponse:
     """The test method (IDP_TEST_LOGIN only; 404 otherwise). CSRF-protected like every form."""
     if not test_method.enabled():
         raise Http404
@@ -129,7 +131,8 @@ def test_login(request: HttpRequest, txn: str) -> HttpResponse:
     except errors.OAuthError as exc:
         return rendering.error_page(request, exc)
     id_nat = request.POST.get("id_nat", "")[:64]
-    acr = request.POST.get("acr", "")[:16]
+    # Without a choice (a scripted client posting only the idNat), the level the client asked for.
+    acr = request.POST.get("acr", "")[:16] or pending.minimum_acr or "eidas1"
     try:
         professional = test_method.authenticate(id_nat, acr)
     except test_method.TestLoginError as exc:

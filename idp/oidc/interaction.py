@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
@@ -26,6 +27,7 @@ from django.urls import reverse
 from idp.accounts.models import Professional
 from idp.core import hashing
 from idp.oidc import rendering, sessions
+from idp.oidc.models import SsoSession
 from idp.oidc.protocol import errors
 from idp.oidc.protocol.authorize import AuthorizationRequest
 
@@ -53,9 +55,13 @@ class LoginTransaction:
     txn: str
     request: AuthorizationRequest
     issued_at: float
-    #: The request asked for a fresh login (prompt, max_age, acr): an older session won't do.
-    login_required: bool
+    #: auth_time (POSIX) of a session that could not answer the request: it needs a newer login.
+    stale_auth_time: float | None
     jti: str
+
+    def answered_by(self, session: SsoSession) -> bool:
+        """Did ``session`` come from a login made for this transaction, if one was needed?"""
+        return self.stale_auth_time is None or session.auth_time.timestamp() > self.stale_auth_time
 
     @property
     def client_name(self) -> str:
@@ -86,8 +92,14 @@ def _browser_hash(value: str) -> str:
     return hashing.keyed_hash(value, purpose=_BROWSER_PURPOSE)
 
 
-def begin(request: HttpRequest, req: AuthorizationRequest, *, login_required: bool) -> HttpResponse:
-    """Store ``req`` in a login transaction and send the browser to the login page."""
+def begin(
+    request: HttpRequest, req: AuthorizationRequest, *, stale_auth_time: datetime | None = None
+) -> HttpResponse:
+    """Store ``req`` in a login transaction and send the browser to the login page.
+
+    ``stale_auth_time``: the auth_time of the browser's session that could not answer ``req``
+    (prompt=login, max_age, acr): resuming then needs a login more recent than that one.
+    """
     browser = request.COOKIES.get(BROWSER_COOKIE) or ""
     if len(browser) < 32 or len(browser) > 64:
         browser = hashing.new_secret()
@@ -95,7 +107,7 @@ def begin(request: HttpRequest, req: AuthorizationRequest, *, login_required: bo
         "r": req.to_dict(),
         "b": _browser_hash(browser),
         "t": time.time(),
-        "l": login_required,
+        "a": stale_auth_time.timestamp() if stale_auth_time else None,
         "j": hashing.new_secret(16),
     }
     txn = signing.dumps(payload, salt=_SALT, compress=True)
@@ -134,7 +146,7 @@ def pending(request: HttpRequest, txn: str) -> LoginTransaction:
             txn=txn,
             request=req,
             issued_at=float(payload["t"]),
-            login_required=bool(payload["l"]),
+            stale_auth_time=None if payload["a"] is None else float(payload["a"]),
             jti=str(payload["j"]),
         )
     except signing.SignatureExpired:

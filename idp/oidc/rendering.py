@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -71,12 +71,15 @@ class ClientRedirect(HttpResponseRedirect):
 
 
 def redirect_url(redirect_uri: str, params: Mapping[str, str]) -> str:
-    """``redirect_uri`` with ``params`` added to its query, keeping its own query (RFC 6749 §3.1.2:
-    "MUST retain" it). Built with urlencode, never by concatenation."""
+    """``redirect_uri`` with ``params`` added to its query.
+
+    RFC 6749 §3.1.2: the registered URI's own query "MUST be retained": it is kept byte for byte
+    (re-encoding it could change what the client compares), and our parameters, encoded with
+    urlencode, follow it. Any fragment is dropped (§3.1.2: "MUST NOT include a fragment").
+    """
     parts = urlsplit(redirect_uri)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    query.extend((k, v) for k, v in params.items())
-    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+    query = "&".join(part for part in (parts.query, urlencode(dict(params))) if part)
+    return urlunsplit(parts._replace(query=query, fragment=""))
 
 
 def _with_iss_and_state(params: Mapping[str, str], state: str) -> dict[str, str]:

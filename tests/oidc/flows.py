@@ -60,7 +60,7 @@ def callback_params(response: Any) -> dict[str, str]:
 
 def test_login(browser: BrowserClient, login_url: str, *, id_nat: str, acr: str = "eidas1") -> Any:
     """Submit the test login form found at ``login_url`` (a /login/<txn> path)."""
-    return browser.post(f"{login_url}/test", {"id_nat": id_nat, "acr": acr})
+    return browser.post(login_url, {"id_nat": id_nat, "acr": acr})
 
 
 test_login.__test__ = False  # not a pytest test
@@ -105,3 +105,41 @@ def authorize_and_get_code(
     assert response["Location"].startswith(redirect_uri), response["Location"]
     assert "code" in params_back, params_back
     return params_back["code"], params_back.get("state", ""), params_back
+
+
+def form_post_params(response: Any) -> tuple[str, dict[str, str]]:
+    """``(action, fields)`` of a form_post response page (Form Post Response Mode 1.0 §2)."""
+    import html
+    import re
+
+    assert response.status_code == 200, response.status_code
+    body = response.content.decode()
+    action = html.unescape(re.search(r'<form[^>]* action="([^"]*)"', body).group(1))
+    fields = {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', body)
+    }
+    return action, fields
+
+
+def state_snapshot() -> dict[str, int]:
+    """Row counts of everything an authorization can create: to assert nothing changed."""
+    from idp.audit.models import AuditEvent
+    from idp.oidc.models import AuthorizationCode, RefreshToken, SessionClient, SsoSession
+
+    return {
+        "codes": AuthorizationCode.objects.count(),
+        "sessions": SsoSession.objects.count(),
+        "ended_sessions": SsoSession.objects.filter(ended_at__isnull=False).count(),
+        "session_clients": SessionClient.objects.count(),
+        "refresh_tokens": RefreshToken.objects.count(),
+        "audit_events": AuditEvent.objects.count(),
+    }
+
+
+def login_location(response: Any) -> str:
+    """The /login/<txn> path an authorization response sends the browser to."""
+    assert response.status_code == 302, (response.status_code, response.content[:300])
+    location = response["Location"]
+    assert location.startswith("/login/"), location
+    return location

@@ -117,10 +117,12 @@ class AuthorizationRequest:
         OIDC Core §3.1.2.1: acr_values are "in order of preference"; the least of them is what
         the client declares acceptable, so a session below it is not reused.
         """
-        candidates = [v for v in self.acr_values if v in ACR_LEVELS]
+        level = ACR_LEVELS.__getitem__
+        known = [v for v in self.acr_values if v in ACR_LEVELS]
+        candidates = [min(known, key=level)] if known else []
         if self.essential_acr:
             candidates.append(self.essential_acr)
-        return max(candidates, key=ACR_LEVELS.__getitem__) if candidates else None
+        return max(candidates, key=level) if candidates else None
 
 
 def acr_satisfies(achieved: str, required: str | None) -> bool:
@@ -348,9 +350,9 @@ CHECKS: tuple[Check, ...] = (
     check_query_size,
     check_client_id,
     check_redirect_uri,
-    # From here on, errors go back to the client: read how (response_mode) and with what (state).
-    check_response_mode,
+    # From here on, errors go back to the client: read with what (state) and how (response_mode).
     check_state,
+    check_response_mode,
     check_no_repeats,
     check_request_object,
     check_response_type,

@@ -62,7 +62,9 @@ def authorize(request: HttpRequest) -> HttpResponse:
     if "none" in req.prompt:
         # OIDC Core §3.1.2.6: no interaction allowed, and the session cannot answer.
         return _refuse(request, errors.LoginRequired(), req)
-    return interaction.begin(request, req, login_required=session is not None)
+    return interaction.begin(
+        request, req, stale_auth_time=session.auth_time if session is not None else None
+    )
 
 
 @require_GET
@@ -74,10 +76,7 @@ def resume(request: HttpRequest, txn: str) -> HttpResponse:
         return rendering.error_page(request, exc)
     req = transaction.request
     session = sessions.current(request)
-    logged_in_since = session is not None and session.auth_time.timestamp() >= int(
-        transaction.issued_at
-    )
-    if session is None or (transaction.login_required and not logged_in_since):
+    if session is None or not transaction.answered_by(session):
         # No login happened for this transaction (resume URL opened directly): back to the login.
         return interaction.redirect_to_login(txn)
     # OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
