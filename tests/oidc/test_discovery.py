@@ -15,6 +15,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from idp.oidc import jwt, keys
+from idp.oidc.protocol import authorize, client_auth
 from idp.oidc.views import discovery
 
 ISSUER_PATH = f"/auth/realms/{settings.IDP_REALM}"
@@ -110,7 +111,12 @@ def test_openid_configuration_values(client):
     assert "backchannel_authentication_endpoint" not in document
     for claim in ("sub", "acr", "SubjectNameID", "SubjectRefPro", "otherIds", "authMode"):
         assert claim in document["claims_supported"]
-    assert {"login", "none", "consent"} <= set(document["prompt_values_supported"])
+    # What is advertised is what the endpoints accept (no second list to drift).
+    assert set(document["prompt_values_supported"]) == authorize.PROMPT_VALUES
+    assert set(document["response_modes_supported"]) == authorize.RESPONSE_MODES
+    assert set(document["token_endpoint_auth_signing_alg_values_supported"]) == (
+        client_auth.ASSERTION_ALGORITHMS
+    )
 
 
 def test_rfc8414_document_at_the_issuer_and_at_the_root(client):

@@ -18,20 +18,6 @@ from django.conf import settings
 from idp.oidc import jwt, keys
 
 
-@pytest.fixture(scope="module")
-def _module_key_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("signing-keys")
-
-
-@pytest.fixture
-def key_dir(settings, _module_key_dir):
-    """Development keys generated once for this file (as tests/oidc/conftest.py does)."""
-    settings.IDP_KEY_DIR = _module_key_dir
-    settings.IDP_AUTOGENERATE_KEYS = True
-    keys.get_keystore()
-    return _module_key_dir
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -51,18 +37,18 @@ def _snapshot(directory) -> dict:
 
 
 @pytest.fixture
-def store(key_dir):
+def store(oidc_keys):
     return keys.get_keystore()
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", ""])
 @pytest.mark.parametrize("kid_alg", ["RS256", "ES256", None])
 @pytest.mark.parametrize("signature", [b"", b"anything"])
-def test_unsigned_token_is_refused(store, key_dir, alg, kid_alg, signature):
+def test_unsigned_token_is_refused(store, oidc_keys, alg, kid_alg, signature):
     header = {"alg": alg, "typ": "JWT"}
     if kid_alg:
         header["kid"] = store.signing_key(kid_alg).kid
-    before_files, before_jwks = _snapshot(key_dir), store.public_jwks()
+    before_files, before_jwks = _snapshot(oidc_keys), store.public_jwks()
     genuine = jwt.sign(_claims(), alg="RS256")
 
     with pytest.raises(jwt.InvalidJWT):
@@ -70,7 +56,7 @@ def test_unsigned_token_is_refused(store, key_dir, alg, kid_alg, signature):
     with pytest.raises(jwt.InvalidJWT):
         jwt.verify(_unsigned(header, signature), verify_exp=False)
 
-    assert _snapshot(key_dir) == before_files
+    assert _snapshot(oidc_keys) == before_files
     assert keys.get_keystore().public_jwks() == before_jwks
     assert jwt.verify(genuine)["sub"] == "victim"  # the verifier still works for real tokens
 
@@ -84,3 +70,49 @@ def test_genuine_token_rewritten_to_alg_none_is_refused(store):
 
     with pytest.raises(jwt.InvalidJWT, match="does not match"):
         jwt.verify(forged)
+
+
+# --- Through HTTP: the endpoints that accept our JWTs ---------------------------------------------
+USERINFO = f"/auth/realms/{settings.IDP_REALM}/protocol/openid-connect/userinfo"
+INTROSPECT = f"/auth/realms/{settings.IDP_REALM}/protocol/openid-connect/token/introspect"
+
+
+def _payload(token: str) -> dict:
+    segment = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+@pytest.mark.django_db
+def test_forged_access_token_is_refused_by_userinfo_and_introspection(client, oidc_keys):
+    """The claims of a genuine, live access token, re-wrapped by the attacker."""
+    from idp.audit.models import AuditEvent
+    from tests.oidc.factories import make_client, make_doctor_with_two_activities
+    from tests.oidc.issued import basic, issue
+
+    victim = make_doctor_with_two_activities()
+    rp, secret = make_client()
+    genuine = issue(rp, victim).access_token
+    # Control: the genuine token opens UserInfo, so the refusals below are the forgery's doing.
+    assert client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {genuine}").status_code == 200
+    forged = _none_token(_payload(genuine))
+    events = AuditEvent.objects.count()
+
+    response = client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {forged}")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+    assert victim.sub not in response.content.decode()
+    response = client.post(
+        INTROSPECT, {"token": forged}, HTTP_AUTHORIZATION=basic(rp.client_id, secret)
+    )
+    assert response.status_code == 200
+    assert response.json() == {"active": False}
+    assert AuditEvent.objects.count() == events
+    # The genuine token is untouched by the attempts.
+    assert client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {genuine}").status_code == 200
+
+
+def _none_token(claims: dict) -> str:
+    header = {"alg": "none", "kid": keys.get_keystore().signing_key("RS256").kid, "typ": "JWT"}
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}."

@@ -21,20 +21,6 @@ from django.conf import settings
 from idp.oidc import jwt, keys
 
 
-@pytest.fixture(scope="module")
-def _module_key_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("signing-keys")
-
-
-@pytest.fixture
-def key_dir(settings, _module_key_dir):
-    """Development keys generated once for this file (as tests/oidc/conftest.py does)."""
-    settings.IDP_KEY_DIR = _module_key_dir
-    settings.IDP_AUTOGENERATE_KEYS = True
-    keys.get_keystore()
-    return _module_key_dir
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -75,25 +61,25 @@ def _snapshot(directory) -> dict:
 
 @pytest.mark.parametrize("form", ["pem", "pem-pkcs1", "der", "jwk-json", "jwks-json", "n"])
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512", "hs256"])
-def test_hmac_keyed_with_our_public_key_is_refused(key_dir, form, alg):
+def test_hmac_keyed_with_our_public_key_is_refused(oidc_keys, form, alg):
     store = keys.get_keystore()
     rsa_key = store.signing_key("RS256")
     header = {"alg": alg, "kid": rsa_key.kid, "typ": "JWT"}
     forged = _hs256(header, _public_secrets(rsa_key)[form])
-    before_files, before_jwks = _snapshot(key_dir), store.public_jwks()
+    before_files, before_jwks = _snapshot(oidc_keys), store.public_jwks()
 
     with pytest.raises(jwt.InvalidJWT, match="does not match"):
         jwt.verify(forged)
     with pytest.raises(jwt.InvalidJWT, match="does not match"):
         jwt.verify(forged, verify_exp=False)
 
-    assert _snapshot(key_dir) == before_files
+    assert _snapshot(oidc_keys) == before_files
     assert keys.get_keystore().public_jwks() == before_jwks
     genuine = jwt.sign(_claims(), alg="RS256")
     assert jwt.verify(genuine)["sub"] == "victim"
 
 
-def test_hmac_with_the_header_claiming_rs256_is_a_bad_signature(key_dir):
+def test_hmac_with_the_header_claiming_rs256_is_a_bad_signature(oidc_keys):
     """Same MAC, header left at RS256: the RSA verification fails on it."""
     rsa_key = keys.get_keystore().signing_key("RS256")
     header = {"alg": "RS256", "kid": rsa_key.kid, "typ": "JWT"}
@@ -103,9 +89,59 @@ def test_hmac_with_the_header_claiming_rs256_is_a_bad_signature(key_dir):
         jwt.verify(forged)
 
 
-def test_hmac_without_kid_is_refused(key_dir):
+def test_hmac_without_kid_is_refused(oidc_keys):
     rsa_key = keys.get_keystore().signing_key("RS256")
     forged = _hs256({"alg": "HS256", "typ": "JWT"}, _public_secrets(rsa_key)["pem"])
 
     with pytest.raises(jwt.InvalidJWT, match="kid"):
         jwt.verify(forged)
+
+
+# --- Through HTTP: the endpoints that accept our JWTs ---------------------------------------------
+USERINFO = f"/auth/realms/{settings.IDP_REALM}/protocol/openid-connect/userinfo"
+INTROSPECT = f"/auth/realms/{settings.IDP_REALM}/protocol/openid-connect/token/introspect"
+
+
+def _payload(token: str) -> dict:
+    segment = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+@pytest.mark.django_db
+def test_forged_access_token_is_refused_by_userinfo_and_introspection(client, oidc_keys):
+    """The claims of a genuine, live access token, re-wrapped by the attacker."""
+    from idp.audit.models import AuditEvent
+    from tests.oidc.factories import make_client, make_doctor_with_two_activities
+    from tests.oidc.issued import basic, issue
+
+    victim = make_doctor_with_two_activities()
+    rp, secret = make_client()
+    genuine = issue(rp, victim).access_token
+    # Control: the genuine token opens UserInfo, so the refusals below are the forgery's doing.
+    assert client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {genuine}").status_code == 200
+    forged = _hs256_token(_payload(genuine))
+    events = AuditEvent.objects.count()
+
+    response = client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {forged}")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+    assert victim.sub not in response.content.decode()
+    response = client.post(
+        INTROSPECT, {"token": forged}, HTTP_AUTHORIZATION=basic(rp.client_id, secret)
+    )
+    assert response.status_code == 200
+    assert response.json() == {"active": False}
+    assert AuditEvent.objects.count() == events
+    # The genuine token is untouched by the attempts.
+    assert client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {genuine}").status_code == 200
+
+
+def _hs256_token(claims: dict) -> str:
+    rsa_key = keys.get_keystore().signing_key("RS256")
+    header = {"alg": "HS256", "kid": rsa_key.kid, "typ": "JWT"}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    secret = _public_secrets(rsa_key)["pem"]
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"

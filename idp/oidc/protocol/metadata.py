@@ -15,20 +15,19 @@ from django.urls import reverse
 
 from idp.accounts.userinfo import TOP_LEVEL_KEYS
 from idp.oidc.keys import KeyStore
+from idp.oidc.protocol.authorize import PROMPT_VALUES, RESPONSE_MODES
+from idp.oidc.protocol.client_auth import ASSERTION_ALGORITHMS
 
 SCOPES = ("openid", "scope_all", "profile", "email")
 ACR_VALUES = ("eidas1", "eidas2", "eidas3")
-# OpenID Connect Core 1.0 §3.1.2.1 + "create" (Initiating User Registration via OpenID Connect 1.0)
-# is not offered.
-PROMPT_VALUES = ("none", "login", "consent", "select_account")
 CLIENT_AUTH_METHODS = (
     "client_secret_basic",
     "client_secret_post",
     "private_key_jwt",
     "tls_client_auth",
 )
-# private_key_jwt assertions (RFC 7523 §3) are verified with these.
-CLIENT_AUTH_SIGNING_ALGS = ("RS256", "ES256", "PS256")
+# private_key_jwt assertions (RFC 7523 §3): what client_auth verifies, and nothing else.
+CLIENT_AUTH_SIGNING_ALGS = tuple(sorted(ASSERTION_ALGORITHMS))
 # Standard claims of ID tokens and UserInfo (OpenID Connect Core 1.0 §2, §5.1), then PSC's.
 STANDARD_CLAIMS = (
     "iss",
@@ -88,7 +87,7 @@ def openid_configuration(keystore: KeyStore) -> dict[str, Any]:
         "end_session_endpoint": endpoint_url("oidc:logout"),
         "response_types_supported": ["code"],
         # OAuth 2.0 Form Post Response Mode; fragment is for implicit flows, not offered.
-        "response_modes_supported": ["query", "form_post"],
+        "response_modes_supported": sorted(RESPONSE_MODES, key=("query", "form_post").index),
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing_algs,
@@ -109,7 +108,8 @@ def openid_configuration(keystore: KeyStore) -> dict[str, Any]:
         # RFC 7636 §4.2: plain is a per-client opt-in for legacy clients, never advertised.
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": list(ACR_VALUES),
-        "prompt_values_supported": list(PROMPT_VALUES),
+        # OpenID Connect Prompt Create 1.0 §4.1: what the authorization endpoint accepts.
+        "prompt_values_supported": sorted(PROMPT_VALUES),
         # RFC 9207 §3: the authorization response (success and error) carries iss.
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,

@@ -59,7 +59,8 @@ def _serve(request: HttpRequest, document: _Document, max_age: int) -> HttpRespo
     if request.method not in _ALLOWED:
         return HttpResponseNotAllowed(_ALLOWED)
     # RFC 9110 §13.1.2: weak comparison; a client holding the current body gets a 304.
-    if_none_match = request.headers.get("If-None-Match", "")
+    # (META rather than request.headers: building the headers mapping costs more than the view.)
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
     if if_none_match and document.etag in {
         t.strip().removeprefix("W/") for t in if_none_match.split(",")
     }:
@@ -69,6 +70,10 @@ def _serve(request: HttpRequest, document: _Document, max_age: int) -> HttpRespo
     response["ETag"] = document.etag
     response["Cache-Control"] = f"public, max-age={max_age}"
     response["Access-Control-Allow-Origin"] = "*"
+    # A JSON document needs no page policy: a constant one here, and django-csp's per-response
+    # policy building (a third of this view's cost) skipped.
+    response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    response._csp_exempt = True  # type: ignore[attr-defined]  # csp.decorators.csp_exempt's flag
     return response
 
 
