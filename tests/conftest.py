@@ -67,15 +67,19 @@ def ratelimit_clock(monkeypatch) -> RatelimitClock:
 
 @pytest.fixture(scope="session")
 def _session_key_dir(tmp_path_factory):
-    # One key directory for the whole run: generating RSA keys costs tens of milliseconds.
-    return tmp_path_factory.mktemp("signing-keys")
+    """One key directory for the whole run, created as an operator would: RSA keys cost tens of
+    milliseconds to generate, and IDP_AUTOGENERATE_KEYS stays off (the checks refuse it)."""
+    from idp.oidc.keys import load_directory
+
+    directory = tmp_path_factory.mktemp("signing-keys")
+    load_directory(directory, autogenerate=True)
+    return directory
 
 
 @pytest.fixture(autouse=True)
 def oidc_keys(settings, _session_key_dir):
-    """Signing keys for the provider, generated on first use into a temporary directory."""
+    """The provider's signing keys, from the session's key directory."""
     settings.IDP_KEY_DIR = _session_key_dir
-    settings.IDP_AUTOGENERATE_KEYS = True
     return _session_key_dir
 
 
