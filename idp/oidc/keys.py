@@ -513,9 +513,30 @@ def get_keystore() -> KeyStore:
         if cached is not None and cached.source == source and cached.signature == signature:
             _cache = replace(cached, checked_at=now)
             return cached.store
-        store = load_directory(directory, autogenerate=settings.IDP_AUTOGENERATE_KEYS)
+        try:
+            store = _load_consistent(directory, signature)
+        except ImproperlyConfigured:
+            if cached is None or cached.source != source:
+                raise
+            # A broken edit of a working key set: keep signing with the keys that worked rather
+            # than failing every login; retried at the next stat interval, loudly.
+            logger.exception("Key directory %s unreadable; keeping the previous keys.", directory)
+            _cache = replace(cached, checked_at=now)
+            return cached.store
         _cache = _Cached(source, store, _signature(directory), now)
         return store
+
+
+def _load_consistent(directory: Path, signature: tuple[Any, ...]) -> KeyStore:
+    """Load the directory; once more if a rotation replaced the manifest while we read it (a
+    retired PEM file can disappear between reading the old manifest and opening the file)."""
+    autogenerate = settings.IDP_AUTOGENERATE_KEYS
+    try:
+        return load_directory(directory, autogenerate=autogenerate)
+    except ImproperlyConfigured:
+        if _signature(directory) == signature:
+            raise
+        return load_directory(directory, autogenerate=autogenerate)
 
 
 def forget() -> None:

@@ -7,7 +7,10 @@ import datetime as dt
 import getpass
 import hashlib
 import json
+import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -428,3 +431,48 @@ class _Out:
 
     def flush(self) -> None:
         pass
+
+
+def test_workers_starting_together_generate_one_key_set(key_dir):
+    """Development: several workers start at once on an empty directory; the lock makes one of
+    them generate, the others read its keys (otherwise each would sign with its own key)."""
+    script = (
+        "import sys; from pathlib import Path; from idp.oidc import keys; "
+        "store = keys.load_directory(Path(sys.argv[1]), autogenerate=True); "
+        "print(' '.join(sorted(r.kid for r in store.records)))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "idp.settings"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(key_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    outputs = {worker.communicate(timeout=60)[0].decode().strip() for worker in workers}
+
+    assert all(worker.returncode == 0 for worker in workers)
+    [kids] = outputs
+    assert sorted(k["kid"] for k in _manifest(key_dir)["keys"]) == kids.split()
+    assert len(list(key_dir.glob("*.pem"))) == 2
+
+
+def test_a_broken_manifest_keeps_the_working_keys_of_a_running_worker(
+    key_dir, settings, monkeypatch, caplog
+):
+    settings.IDP_AUTOGENERATE_KEYS = True
+    working = keys.get_keystore()
+    settings.IDP_AUTOGENERATE_KEYS = False
+    monkeypatch.setattr(keys, "STAT_INTERVAL_SECONDS", 0.0)
+
+    (key_dir / keys.MANIFEST).write_text("{not json")
+
+    assert keys.get_keystore() is working
+    assert "keeping the previous keys" in caplog.text
+    assert jwt.verify(jwt.sign(_claims(), alg="RS256"))["sub"] == "s"
+    # A worker starting now refuses to run on it.
+    keys.forget()
+    with pytest.raises(ImproperlyConfigured, match="Unreadable key manifest"):
+        keys.get_keystore()
