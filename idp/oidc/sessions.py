@@ -22,6 +22,7 @@ from idp.accounts.models import Professional
 from idp.accounts.services import professional_status_changed
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
+from idp.oidc import backchannel, revocation
 from idp.oidc.models import RefreshToken, SsoSession
 
 logger = logging.getLogger(__name__)
@@ -176,8 +177,6 @@ def end(session: SsoSession, reason: str) -> None:
     refresh tokens are revoked outright; relying parties with a back-channel URI are told (OIDC
     Back-Channel Logout 1.0 §2.5). Ending an already ended session does nothing.
     """
-    from idp.oidc import backchannel  # the session model is needed by backchannel at import
-
     now = timezone.now()
     with transaction.atomic():
         ended = SsoSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
@@ -188,6 +187,10 @@ def end(session: SsoSession, reason: str) -> None:
         session.ended_at, session.end_reason = now, reason[:40]
         RefreshToken.objects.filter(session=session, revoked_at__isnull=True).update(revoked_at=now)
         backchannel.schedule_logout(session)
+        # Access tokens carrying this sid stop validating everywhere once the cache knows
+        # (idp.oidc.revocation); published after commit so a rolled-back end publishes nothing.
+        sid = session.sid
+        transaction.on_commit(lambda: revocation.mark_session_ended(sid))
         record(
             EventTag.OIDC_SESSION_ENDED,
             actor=f"professional:{session.professional.sub}",

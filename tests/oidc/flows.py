@@ -101,8 +101,12 @@ def authorize_and_get_code(
         response = test_login(browser, location, id_nat=professional.id_nat, acr=acr)
         assert response.status_code == 302, (response.status_code, response.content[:500])
         response = browser.get(response["Location"])
-    params_back = callback_params(response)
-    assert response["Location"].startswith(redirect_uri), response["Location"]
+    if response.status_code == 200:  # response_mode=form_post
+        action, params_back = form_post_params(response)
+        assert action == redirect_uri, action
+    else:
+        params_back = callback_params(response)
+        assert response["Location"].startswith(redirect_uri), response["Location"]
     assert "code" in params_back, params_back
     return params_back["code"], params_back.get("state", ""), params_back
 

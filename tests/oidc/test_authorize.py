@@ -266,6 +266,14 @@ def test_form_post_page_and_csp(client, rp, pro):
     assert _code_row(fields["code"]).redirect_uri == REDIRECT_URI
 
 
+def test_flow_helper_handles_form_post(client, rp, pro):
+    code, state, params = authorize_and_get_code(
+        client, rp, pro, code_verifier=VERIFIER, state="fp", extra={"response_mode": "form_post"}
+    )
+    assert state == "fp"
+    assert params == {"code": code, "state": "fp", "iss": settings.IDP_ISSUER}
+
+
 def test_form_post_errors(client, rp):
     params = authorize_params(
         rp,

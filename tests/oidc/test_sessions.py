@@ -175,3 +175,14 @@ def test_reactivation_ends_nothing(pro, django_capture_on_commit_callbacks):
         services.reactivate(pro, by="admin:alice", reason="ok")
     session.refresh_from_db()
     assert session.ended_at is None
+
+
+def test_end_publishes_the_revocation_marker_after_commit(pro, django_capture_on_commit_callbacks):
+    from idp.oidc import revocation
+
+    session = _start(pro)
+    assert not revocation.is_revoked(sid=session.sid)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        sessions.end(session, "logout")
+    assert callbacks  # the marker (and back-channel delivery) wait for the commit
+    assert revocation.is_revoked(sid=session.sid)

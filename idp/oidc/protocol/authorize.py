@@ -146,6 +146,13 @@ class AuthorizationError(Exception):
         return self.error.redirectable and self.request.redirect_verified
 
 
+class OversizedRequest(errors.InvalidRequest):
+    """A parameter or the whole request beyond our limits: refused with a page, never echoed
+    back to the client (it is not a request we agree to read, let alone to reflect)."""
+
+    redirectable = False
+
+
 class _Params:
     """Request parameters with RFC 6749 §3.1 rules: no duplicates, empty means absent."""
 
@@ -158,7 +165,7 @@ class _Params:
             raise errors.InvalidRequest(f"Parameter {name} is repeated.")
         value = values[0] if values else ""
         if len(value) > max_length:
-            raise errors.InvalidRequest(f"Parameter {name} is too long.")
+            raise OversizedRequest(f"Parameter {name} is too long.")
         return value
 
 
@@ -175,13 +182,15 @@ Check = Callable[[_Params, AuthorizationRequest, int], None]
 def check_query_size(params: _Params, req: AuthorizationRequest, query_length: int) -> None:
     """Refuse oversized requests outright, before reading anything (denial of service)."""
     if query_length > MAX_QUERY_LENGTH:
-        raise errors.InvalidRequest("The request is too large.")
+        raise OversizedRequest("The request is too large.")
 
 
 def check_client_id(params: _Params, req: AuthorizationRequest, query_length: int) -> None:
     """RFC 6749 §4.1.1: client_id REQUIRED; §4.1.2.1: an invalid one is shown, not redirected."""
     try:
         client_id = params.one("client_id", max_length=100)
+    except OversizedRequest:
+        raise errors.UnknownClient() from None
     except errors.InvalidRequest as exc:
         raise errors.UnknownClient(exc.description) from None
     client = get_client(client_id) if client_id else None
