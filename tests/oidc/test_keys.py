@@ -403,6 +403,9 @@ def test_rotate_keys_refuses_environment_keys(key_dir, settings):
         call_command("rotate_keys", stdout=_Out())
     assert not key_dir.exists()
     assert _events() == []
+    call_command("rotate_keys", "--status", stdout=(out := _Out()))
+    assert "IDP_SIGNING_JWKS" in out.text
+    assert keys.get_keystore().signing_key("ES256").kid in out.text
 
 
 @pytest.mark.django_db

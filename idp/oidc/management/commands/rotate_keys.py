@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if getattr(settings, "IDP_SIGNING_JWKS", "") and options["status"]:
+            self._print_records(keys.get_keystore().records, "IDP_SIGNING_JWKS", 0)
+            return
         if getattr(settings, "IDP_SIGNING_JWKS", ""):
             raise CommandError(
                 "Keys come from IDP_SIGNING_JWKS: rotate them there (add the new key with "
@@ -143,7 +147,12 @@ class Command(BaseCommand):
         if records is None:
             self.stdout.write(f"No manifest in {directory}.")
             return
-        self.stdout.write(f"Keys in {directory} (previous keys retire {retire_after} s after):")
+        self._print_records(records, str(directory), retire_after)
+
+    def _print_records(
+        self, records: Sequence[keys.KeyRecord], source: str, retire_after: int
+    ) -> None:
+        self.stdout.write(f"Keys in {source} (previous keys retire {retire_after} s after):")
         header = f"{'kid':<44} {'alg':<6} {'state':<9} {'created':<21} {'activated':<21} "
         self.stdout.write(header + f"{'deactivated':<21} retire/promote after")
         for r in records:
