@@ -6,7 +6,11 @@ from the first use is revoked (the attacker may have been the first), and the re
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
+from django.test import Client as HttpClient
 
 from idp.audit.models import AuditEvent
 from idp.audit.tags import EventTag
@@ -49,3 +53,40 @@ def test_replayed_code_is_refused_and_revokes_what_it_issued(client):
     assert RefreshToken.objects.filter(revoked_at__isnull=True).count() == 1
     assert AuthorizationCode.objects.filter(consumed_at__isnull=True).count() == 0
     assert refresh(client, model.client_id, secret, other["refresh_token"]).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs concurrent connections to one database: run with DATABASE_URL=postgres://…; "
+    "SQLite serialises writers with BEGIN IMMEDIATE, there is no race to observe",
+)
+def test_parallel_redemptions_of_one_code_one_wins_then_the_grant_dies():
+    model, secret = make_client()
+    session = make_session(make_doctor_with_two_activities())
+    code = make_code(model.client_id, session)
+    barrier = threading.Barrier(2)
+    bodies: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def redeem() -> None:
+        try:
+            http = HttpClient()
+            barrier.wait()
+            response = exchange(http, model.client_id, secret, code)
+            with lock:
+                bodies.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=redeem) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in bodies) == [200, 400]
+    [winner] = [body for status, body in bodies if status == 200]
+    assert RevokedGrant.objects.filter(grant_id=code.row.grant_id).exists()
+    with pytest.raises(InvalidToken):
+        tokens.validate_access_token(winner["access_token"])
+    assert RefreshToken.objects.get().revoked_at is not None
