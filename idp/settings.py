@@ -43,6 +43,9 @@ CSRF_TRUSTED_ORIGINS = env.list("IDP_CSRF_TRUSTED_ORIGINS", [IDP_BASE_URL])
 # --- Keys -----------------------------------------------------------------------------------------
 # Directory holding the token-signing keys (PEM). Never generated silently in production.
 IDP_KEY_DIR = Path(env.str("IDP_KEY_DIR", str(VAR_DIR / "keys")))
+# Signing keys from the environment instead of IDP_KEY_DIR: a private JWK Set (RFC 7517 §5); each
+# key may carry "state": "next" | "active" | "previous" (default active).
+IDP_SIGNING_JWKS = env.str("IDP_SIGNING_JWKS")
 # Generate missing signing keys at start-up: for development only (refused outside DEBUG,
 # caducee.E008); production keys are created and rotated with `manage.py rotate_keys`.
 IDP_AUTOGENERATE_KEYS = env.bool("IDP_AUTOGENERATE_KEYS", DEBUG)

@@ -106,6 +106,10 @@ def check_signing_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Tokens are signed with keys the operator provides; none is generated silently."""
     if settings.DEBUG:
         return []
+    from idp.oidc.keys import configuration_problems
+
+    if settings.IDP_SIGNING_JWKS:
+        return [Error(problem, id="caducee.E004") for problem in configuration_problems()]
     directory = Path(settings.IDP_KEY_DIR)
     if not directory.is_dir():
         return [
@@ -123,10 +127,13 @@ def check_signing_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         errors.append(
             Error(
                 f"No signing key found in {directory}.",
-                hint="Put at least one PEM private key (RSA for RS256) in IDP_KEY_DIR.",
+                hint="Create keys with `manage.py rotate_keys` (RS256 and ES256).",
                 id="caducee.E004",
             )
         )
+    elif not problems:
+        # The manifest itself: a kid that does not match its file, a missing file, no active key.
+        errors += [Error(problem, id="caducee.E004") for problem in configuration_problems()]
     return errors
 
 

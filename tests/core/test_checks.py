@@ -84,6 +84,7 @@ def test_production_like_configuration_passes(production_env):
         ({"IDP_SECRET_KEY": ""}, "caducee.E003"),
         ({"IDP_SECRET_KEY": "short"}, "caducee.E003"),
         ({"IDP_KEY_DIR": "/nonexistent/keys"}, "caducee.E004"),
+        ({"IDP_SIGNING_JWKS": '{"keys": []}'}, "caducee.E004"),
         ({"IDP_FIELD_ENCRYPTION_KEYS": ""}, "caducee.E005"),
         ({"IDP_FIELD_ENCRYPTION_KEYS": "not-a-key"}, "caducee.E005"),
         ({"IDP_DEBUG": "1"}, "caducee.E001"),
