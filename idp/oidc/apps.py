@@ -7,6 +7,8 @@ class OidcConfig(AppConfig):
     verbose_name = "OpenID Connect provider"
 
     def ready(self) -> None:
-        # Connects the receivers that drop cached UserInfo documents when a professional changes,
-        # in every process (a registry sync command never loads the URLs).
+        # Receivers must be connected in every process, including management commands that never
+        # load the URLs (a registry sync): `sessions` ends a professional's sessions when they are
+        # suspended or deactivated; `userinfo` drops cached UserInfo documents when they change.
+        from idp.oidc import sessions  # noqa: F401
         from idp.oidc.protocol import userinfo  # noqa: F401
