@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint format lock serve messages clean
+.PHONY: run test install node-deps lint format lock serve messages clean
 
 ## Install (reproducibly, from the hashed lock file), migrate, seed the demo and serve on :8000.
 run: install
@@ -15,12 +15,18 @@ run: install
 	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
-test: install
+test: install node-deps
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)
+
+## The relying-party library the interoperability tests drive (openid-client), when npm is here.
+node-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the openid-client interoperability test will be skipped"; fi
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Caducée needs Python 3.11 or newer")'
