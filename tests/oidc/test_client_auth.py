@@ -403,3 +403,15 @@ def test_public_client_presenting_a_secret_is_refused(client):
 
 def test_token_url_is_the_keycloak_path():
     assert token_url().endswith("/protocol/openid-connect/token")
+
+
+def test_certificate_header_from_an_untrusted_peer_is_ignored(client, mtls, settings):
+    """Only the reverse proxy may assert a client certificate: a request reaching the application
+    from elsewhere with that header is treated as carrying no certificate."""
+    settings.IDP_TRUSTED_PROXIES = ["10.0.0.1/32"]
+    pem, _ = self_signed()
+    response = post_token(
+        client, {**CC, "client_id": mtls.client_id}, REMOTE_ADDR="203.0.113.9", **_with_cert(pem)
+    )
+    _refused(response)
+    assert "no client certificate" in _failures()[0]["reason"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
+from idp.core.proxy import PROXY_ADDRESS_META_KEY
 from idp.oidc import rendering
 from idp.oidc.protocol import client_auth, grants
 from idp.oidc.protocol.errors import InvalidRequest, OAuthError
@@ -43,6 +48,29 @@ def parse_form(request: HttpRequest) -> dict[str, str]:
     return params
 
 
+def _peer_is_trusted_proxy(request: HttpRequest) -> bool:
+    peer = request.META.get(PROXY_ADDRESS_META_KEY) or request.META.get("REMOTE_ADDR", "")
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    address = getattr(address, "ipv4_mapped", None) or address
+    return any(
+        address in ipaddress.ip_network(net, strict=False) for net in settings.IDP_TRUSTED_PROXIES
+    )
+
+
+def auth_headers(request: HttpRequest) -> Mapping[str, str]:
+    """The headers client authentication may read: without the forwarded client certificate
+    unless the request came through a trusted reverse proxy (which sets or clears that header;
+    anyone reaching the application directly could forge it). Shared with the other back-channel
+    endpoints."""
+    header = settings.IDP_TLS_CLIENT_CERT_HEADER
+    if not header or header not in request.headers or _peer_is_trusted_proxy(request):
+        return request.headers
+    return {k: v for k, v in request.headers.items() if k.lower() != header.lower()}
+
+
 @csrf_exempt
 @sensitive_post_parameters(
     "client_secret", "code", "code_verifier", "refresh_token", "client_assertion"
@@ -54,7 +82,9 @@ def token(request: HttpRequest) -> HttpResponse:
         return rendering.json_error(error, headers={"Allow": "POST"})
     try:
         params = parse_form(request)
-        auth = client_auth.authenticate(params, request.headers, endpoint="token", request=request)
+        auth = client_auth.authenticate(
+            params, auth_headers(request), endpoint="token", request=request
+        )
         body = grants.handle(params, auth, request=request)
     except OAuthError as exc:
         return rendering.json_error(exc)
