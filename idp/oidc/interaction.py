@@ -118,7 +118,7 @@ def begin(
         max_age=settings.IDP_LOGIN_TRANSACTION_SECONDS,
         httponly=True,
         samesite="Lax",
-        secure=not settings.DEBUG,
+        secure=settings.SESSION_COOKIE_SECURE,  # on outside DEBUG, like Django's own
         path="/",
     )
     return response

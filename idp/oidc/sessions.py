@@ -161,7 +161,7 @@ def set_cookie(response: HttpResponse, session: SsoSession) -> None:
         max_age=settings.IDP_SSO_SESSION_MAX_SECONDS,
         httponly=True,
         samesite="Lax",
-        secure=not settings.DEBUG,
+        secure=settings.SESSION_COOKIE_SECURE,  # on outside DEBUG, like Django's own
         path="/",
     )
 
