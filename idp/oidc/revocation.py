@@ -11,14 +11,18 @@ revocation check sits on the hottest path of the provider. Design:
 * **The "warm" flag says the markers are complete.** It is set after all current revocations were
   loaded from the database, and expires every ``WARM_SECONDS``: when it is missing (cache flushed,
   Redis restarted, first request) the check asks the database (one query) and one caller reloads
-  the markers. Markers written behind our back (a session ended by ``QuerySet.update`` without
-  :func:`mark_session_ended`) are therefore picked up within ``WARM_SECONDS`` at the latest.
+  the markers (every revocation still within its purge window: a few set_many calls).
+* **Ended sessions** are ended by :func:`idp.oidc.sessions.end`, which does not write a marker
+  yet, so while ``SESSION_MARKERS_PUBLISHED`` is False a token carrying a ``sid`` costs one
+  indexed query on top of the cache round trip. Once ``sessions.end`` calls
+  :func:`mark_session_ended`, flip the flag and the query disappears.
 
 Trade-off: a revocation is visible everywhere as soon as its marker is written (with the
-commit); if the cache loses one marker without losing the warm flag (eviction under memory
-pressure: configure Redis with ``maxmemory-policy volatile-ttl`` or ``noeviction``), the revoked
-token stays accepted for at most ``WARM_SECONDS`` or its own remaining lifetime, whichever is
-shorter. If the cache is down, every check falls back to the database.
+database write, before the commit: a rolled-back revocation may refuse a token for a while,
+never the reverse); if the cache loses one marker without losing the warm flag (eviction under
+memory pressure: configure Redis with ``maxmemory-policy volatile-ttl`` or ``noeviction``), the
+revoked token stays accepted for at most ``WARM_SECONDS`` or its own remaining lifetime, whichever
+is shorter. If the cache is down, every check falls back to the database.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from idp.oidc.models import RefreshToken, RevokedAccessToken, RevokedGrant, SsoS
 logger = logging.getLogger(__name__)
 
 WARM_SECONDS = 30
+_BUCKET_SECONDS = 600
 #: Whether every session end writes a ``sid`` marker (see :func:`is_revoked`).
 SESSION_MARKERS_PUBLISHED = False
 _WARM_KEY = "oidc:rev:warm"
@@ -163,27 +168,34 @@ def _revoked_in_database(jti: str, gid: str, sid: str) -> bool:
 
 
 def _warm() -> None:
-    """Load every current revocation into the cache, then set the warm flag (one caller at once)."""
+    """Load every current revocation into the cache, then set the warm flag (one caller at once).
+
+    A revocation is never undone, so a marker may outlive its need: timeouts are rounded up to
+    ``_BUCKET_SECONDS`` to write the markers in a few ``set_many`` calls.
+    """
     try:
         if not cache.add(_WARMING_KEY, 1, 10):
             return
         now = timezone.now()
-        timeouts: dict[int, list[str]] = {}
-        for jti, until in RevokedAccessToken.objects.filter(purge_after__gt=now).values_list(
-            "jti", "purge_after"
-        ):
-            timeouts.setdefault(int((until - now).total_seconds()) + 1, []).append(_key("jti", jti))
-        for gid, until in RevokedGrant.objects.filter(purge_after__gt=now).values_list(
-            "grant_id", "purge_after"
-        ):
-            timeouts.setdefault(int((until - now).total_seconds()) + 1, []).append(_key("gid", gid))
-        ended = SsoSession.objects.filter(
-            ended_at__isnull=False, expires_at__gt=now - timedelta(days=1)
-        ).values_list("sid", "expires_at")
-        for sid, expires_at in ended:
-            until = max(expires_at, now) + _GRANT_MARKER_EXTRA
-            timeouts.setdefault(int((until - now).total_seconds()) + 1, []).append(_key("sid", sid))
-        for timeout, keys in timeouts.items():
+        buckets: dict[int, list[str]] = {}
+
+        def add(kind: str, value: str, until: datetime) -> None:
+            seconds = int((until - now).total_seconds()) + 1
+            bucket = -(-seconds // _BUCKET_SECONDS) * _BUCKET_SECONDS
+            buckets.setdefault(bucket, []).append(_key(kind, value))
+
+        live_jti = RevokedAccessToken.objects.filter(purge_after__gt=now)
+        for jti, until in live_jti.values_list("jti", "purge_after").iterator():
+            add("jti", jti, until)
+        live_gid = RevokedGrant.objects.filter(purge_after__gt=now)
+        for gid, until in live_gid.values_list("grant_id", "purge_after").iterator():
+            add("gid", gid, until)
+        if SESSION_MARKERS_PUBLISHED:
+            # Otherwise is_revoked asks the database for the sid anyway.
+            ended = SsoSession.objects.filter(ended_at__gt=now - _GRANT_MARKER_EXTRA)
+            for sid, expires_at in ended.values_list("sid", "expires_at").iterator():
+                add("sid", sid, max(expires_at, now) + _GRANT_MARKER_EXTRA)
+        for timeout, keys in buckets.items():
             cache.set_many(dict.fromkeys(keys, 1), timeout)
         cache.set(_WARM_KEY, 1, WARM_SECONDS)
         cache.delete(_WARMING_KEY)

@@ -146,7 +146,9 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): v for k, v in headers.items()}
 
 
-def _authenticate(data: Mapping[str, str], headers: dict[str, str], endpoint: str) -> Any:
+def _authenticate(
+    data: Mapping[str, str], headers: dict[str, str], endpoint: str
+) -> ClientAuthentication:
     authorization = headers.get("authorization", "")
     used: list[str] = []
     if authorization[:6].lower() == "basic ":
