@@ -201,3 +201,30 @@ def _warm() -> None:
         cache.delete(_WARMING_KEY)
     except Exception:  # cache down: checks keep asking the database
         logger.warning("revocation markers not loaded", exc_info=True)
+
+
+#: Codes and refresh tokens are kept this long after they expire, so that a late replay is still
+#: recognised as one (and journaled) rather than as an unknown value.
+KEEP_EXPIRED = timedelta(days=1)
+
+
+def purge_expired(now: datetime | None = None) -> dict[str, int]:
+    """Delete what can no longer matter: revocations past ``purge_after``, used assertion ids
+    past their assertion's expiry, codes and refresh tokens expired for ``KEEP_EXPIRED``.
+
+    For a periodic job (a management command or a timer); returns counts per table.
+    """
+    from idp.oidc.models import AuthorizationCode, UsedClientAssertion
+
+    now = now or timezone.now()
+    old = now - KEEP_EXPIRED
+    counts = {
+        "revoked_grants": RevokedGrant.objects.filter(purge_after__lt=now).delete()[0],
+        "revoked_access_tokens": RevokedAccessToken.objects.filter(purge_after__lt=now).delete()[0],
+        "used_client_assertions": UsedClientAssertion.objects.filter(purge_after__lt=now).delete()[
+            0
+        ],
+        "authorization_codes": AuthorizationCode.objects.filter(expires_at__lt=old).delete()[0],
+        "refresh_tokens": RefreshToken.objects.filter(expires_at__lt=old).delete()[0],
+    }
+    return counts

@@ -94,3 +94,32 @@ def test_a_flushed_cache_falls_back_to_the_database():
     # Reloaded from the database: answered from the cache again.
     result, count = _queries(lambda: revocation.is_revoked(gid="g-db"))
     assert result is True and count == 0
+
+
+def test_purge_expired_keeps_what_still_matters():
+    from idp.oidc.models import UsedClientAssertion
+
+    now = timezone.now()
+    RevokedGrant.objects.create(grant_id="old", reason="t", purge_after=now - timedelta(seconds=1))
+    RevokedGrant.objects.create(grant_id="new", reason="t", purge_after=now + timedelta(hours=1))
+    RevokedAccessToken.objects.create(jti="old", purge_after=now - timedelta(seconds=1))
+    UsedClientAssertion.objects.create(client_id="c", jti="j", purge_after=now - timedelta(1))
+    session = make_session(make_doctor_with_two_activities())
+    for name, expires in (("stale", now - timedelta(days=2)), ("recent", now - timedelta(hours=1))):
+        RefreshToken.objects.create(
+            token_hash=name,
+            grant_id=name,
+            client_id="c",
+            professional=session.professional,
+            session=session,
+            scope="openid",
+            acr="eidas1",
+            auth_time=now,
+            issued_at=now - timedelta(days=3),
+            expires_at=expires,
+        )
+    counts = revocation.purge_expired()
+    assert counts["revoked_grants"] == 1 and counts["revoked_access_tokens"] == 1
+    assert counts["used_client_assertions"] == 1 and counts["refresh_tokens"] == 1
+    assert list(RevokedGrant.objects.values_list("grant_id", flat=True)) == ["new"]
+    assert list(RefreshToken.objects.values_list("token_hash", flat=True)) == ["recent"]
