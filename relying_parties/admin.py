@@ -7,10 +7,9 @@ value is never put in a message, a log or the journal:
 * when a confidential client (client_secret_basic / client_secret_post) is added;
 * with the *rotate secret* action, after a confirmation: the old secret stops working at once.
 
-Both are journaled (``oidc:client:created``; rotation under ``oidc:client:secret_rotated`` once
-that tag exists in idp/audit/tags.py, until then under ``oidc:client:created`` with
-``change: "secret_rotated"``). Every save drops this worker's cached copy of the client; other
-workers see the change within ``registry.CACHE_SECONDS``.
+Both are journaled (``oidc:client:created``, ``oidc:client:secret_rotated``). Every save drops
+this worker's cached copy of the client; other workers see the change within
+``registry.CACHE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from relying_parties.models import Client
 SECRET_METHODS = frozenset(
     {Client.AuthMethod.CLIENT_SECRET_BASIC, Client.AuthMethod.CLIENT_SECRET_POST}
 )
-SECRET_ROTATED_TAG = getattr(EventTag, "OIDC_CLIENT_SECRET_ROTATED", EventTag.OIDC_CLIENT_CREATED)
 _SHOWN_TEMPLATE = "admin/relying_parties/client/secret.html"
 
 
@@ -178,11 +176,11 @@ class ClientAdmin(admin.ModelAdmin):
                 secret = registry.set_new_secret(client)
                 client.save(update_fields=["secret_hash", "secret_created_at", "updated_at"])
                 record(
-                    SECRET_ROTATED_TAG,
+                    EventTag.OIDC_CLIENT_SECRET_ROTATED,
                     actor=actor,
                     subject=f"client:{client.client_id}",
                     request=request,
-                    data={"client_id": client.client_id, "change": "secret_rotated"},
+                    data={"client_id": client.client_id},
                 )
                 shown.append((client, secret))
         for client, _secret in shown:

@@ -38,6 +38,7 @@ class EventTag(StrEnum):
     OIDC_BACKCHANNEL_FAILED = "oidc:backchannel:failed"
     OIDC_CLIENT_AUTH_FAILED = "oidc:client:auth_failed"
     OIDC_CLIENT_CREATED = "oidc:client:created"
+    OIDC_CLIENT_SECRET_ROTATED = "oidc:client:secret_rotated"
     OIDC_KEYS_ROTATED = "oidc:keys:rotated"
 
     # --- audit: the journal itself ----------------------------------------------------------------

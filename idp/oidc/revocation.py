@@ -12,10 +12,8 @@ revocation check sits on the hottest path of the provider. Design:
   loaded from the database, and expires every ``WARM_SECONDS``: when it is missing (cache flushed,
   Redis restarted, first request) the check asks the database (one query) and one caller reloads
   the markers (every revocation still within its purge window: a few set_many calls).
-* **Ended sessions** are ended by :func:`idp.oidc.sessions.end`, which does not write a marker
-  yet, so while ``SESSION_MARKERS_PUBLISHED`` is False a token carrying a ``sid`` costs one
-  indexed query on top of the cache round trip. Once ``sessions.end`` calls
-  :func:`mark_session_ended`, flip the flag and the query disappears.
+* **Ended sessions** are ended only by :func:`idp.oidc.sessions.end`, which publishes a ``sid``
+  marker after commit (:func:`mark_session_ended`); the warm-up loads recently ended sessions too.
 
 Trade-off: a revocation is visible everywhere as soon as its marker is written (with the
 database write, before the commit: a rolled-back revocation may refuse a token for a while,
@@ -41,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 WARM_SECONDS = 30
 _BUCKET_SECONDS = 600
-#: Whether every session end writes a ``sid`` marker (see :func:`is_revoked`).
-SESSION_MARKERS_PUBLISHED = False
 _WARM_KEY = "oidc:rev:warm"
 _WARMING_KEY = "oidc:rev:warming"
 # Beyond this, no token of a revoked grant can still be valid (a grant lives at most as long as
@@ -129,10 +125,7 @@ def mark_session_ended(sid: str, expires_at: datetime | None = None) -> None:
 def is_revoked(*, jti: str = "", gid: str = "", sid: str = "") -> bool:
     """Whether a token with this ``jti``, grant id and session id was revoked or its session ended.
 
-    ``jti`` and ``gid``: one cache round trip when the markers are warm, else one query.
-    ``sid``: its marker, else the database (one indexed query), because sessions are ended by
-    :func:`idp.oidc.sessions.end`, which does not publish a marker yet; once it calls
-    :func:`mark_session_ended`, set ``SESSION_MARKERS_PUBLISHED`` and the query goes away.
+    One cache round trip when the markers are warm, else one query (and a reload of the markers).
     """
     pairs = (("jti", jti), ("gid", gid), ("sid", sid))
     keys = [_key(kind, value) for kind, value in pairs if value]
@@ -144,8 +137,6 @@ def is_revoked(*, jti: str = "", gid: str = "", sid: str = "") -> bool:
     if any(key in found for key in keys):
         return True
     if _WARM_KEY in found:
-        if sid and not SESSION_MARKERS_PUBLISHED:
-            return _revoked_in_database("", "", sid)
         return False
     revoked = _revoked_in_database(jti, gid, sid)
     _warm()
@@ -190,11 +181,9 @@ def _warm() -> None:
         live_gid = RevokedGrant.objects.filter(purge_after__gt=now)
         for gid, until in live_gid.values_list("grant_id", "purge_after").iterator():
             add("gid", gid, until)
-        if SESSION_MARKERS_PUBLISHED:
-            # Otherwise is_revoked asks the database for the sid anyway.
-            ended = SsoSession.objects.filter(ended_at__gt=now - _GRANT_MARKER_EXTRA)
-            for sid, expires_at in ended.values_list("sid", "expires_at").iterator():
-                add("sid", sid, max(expires_at, now) + _GRANT_MARKER_EXTRA)
+        ended = SsoSession.objects.filter(ended_at__gt=now - _GRANT_MARKER_EXTRA)
+        for sid, expires_at in ended.values_list("sid", "expires_at").iterator():
+            add("sid", sid, max(expires_at, now) + _GRANT_MARKER_EXTRA)
         for timeout, keys in buckets.items():
             cache.set_many(dict.fromkeys(keys, 1), timeout)
         cache.set(_WARM_KEY, 1, WARM_SECONDS)

@@ -188,9 +188,9 @@ def end(session: SsoSession, reason: str) -> None:
         RefreshToken.objects.filter(session=session, revoked_at__isnull=True).update(revoked_at=now)
         backchannel.schedule_logout(session)
         # Access tokens carrying this sid stop validating everywhere once the cache knows
-        # (idp.oidc.revocation); published after commit so a rolled-back end publishes nothing.
-        sid = session.sid
-        transaction.on_commit(lambda: revocation.mark_session_ended(sid))
+        # (idp.oidc.revocation). Published with the write, like every revocation: a rolled-back
+        # end may refuse a token for a while, never the reverse.
+        revocation.mark_session_ended(session.sid)
         record(
             EventTag.OIDC_SESSION_ENDED,
             actor=f"professional:{session.professional.sub}",

@@ -67,13 +67,23 @@ def test_revoke_grant_revokes_its_refresh_tokens():
 
 
 def test_ended_session():
+    from idp.oidc import sessions
+
     session = make_session(make_doctor_with_two_activities())
     assert not revocation.is_revoked(jti="x", sid=session.sid)
+    sessions.end(session, "test")
+    result, count = _queries(lambda: revocation.is_revoked(jti="x", sid=session.sid))
+    assert result is True and count == 0
+
+
+def test_ended_session_is_known_after_a_cache_flush():
+    session = make_session(make_doctor_with_two_activities())
     session.ended_at = timezone.now()
-    session.save(update_fields=["ended_at"])
-    assert revocation.is_revoked(jti="x", sid=session.sid)
-    revocation.mark_session_ended(session.sid)
-    assert revocation.is_revoked(sid=session.sid)
+    session.save(update_fields=["ended_at"])  # as the database holds it; the cache lost it
+    cache.clear()
+    assert revocation.is_revoked(sid=session.sid)  # the database answers, markers reload
+    result, count = _queries(lambda: revocation.is_revoked(sid=session.sid))
+    assert result is True and count == 0
 
 
 def test_warm_markers_answer_without_a_query():

@@ -7,9 +7,8 @@ import time
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from idp.oidc import jwt, revocation, tokens
+from idp.oidc import jwt, revocation, sessions, tokens
 from idp.oidc.protocol.errors import InvalidToken
 from relying_parties.registry import get_client
 from tests.oidc.factories import make_client, make_doctor_with_two_activities, make_professional
@@ -144,8 +143,7 @@ def test_revoked_tokens_are_refused(registered, doctor, how):
     elif how == "gid":
         revocation.revoke_grant("grant-1", "test")
     else:
-        session.ended_at = timezone.now()
-        session.save(update_fields=["ended_at"])
+        sessions.end(session, "test")
     with pytest.raises(InvalidToken):
         tokens.validate_access_token(issued.value)
 

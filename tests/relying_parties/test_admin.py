@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from idp.audit.models import AuditEvent
+from idp.audit.tags import EventTag
 from relying_parties import registry
-from relying_parties.admin import SECRET_ROTATED_TAG
 from relying_parties.models import Client
 from tests.authn.helpers import make_staff, verified_admin_client
 from tests.oidc.factories import make_client
@@ -58,7 +58,7 @@ def test_rotate_secret_asks_then_shows_the_new_secret_once(admin_client, client)
     assert post_token(client, cc, auth=basic(model.client_id, new_secret)).status_code == 200
     assert post_token(client, cc, auth=basic(model.client_id, old_secret)).status_code == 401
 
-    event = AuditEvent.objects.get(tag=SECRET_ROTATED_TAG, data__change="secret_rotated")
+    event = AuditEvent.objects.get(tag=EventTag.OIDC_CLIENT_SECRET_ROTATED)
     assert event.actor == "admin:alice"
     assert event.data["client_id"] == model.client_id
     assert new_secret not in str(event.data)

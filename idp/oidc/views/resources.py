@@ -22,6 +22,7 @@ from idp.oidc.protocol import userinfo as userinfo_protocol
 from idp.oidc.protocol.client_auth import authenticate_client
 from idp.oidc.protocol.errors import InvalidRequest, InvalidToken, OAuthError
 from idp.oidc.rendering import json_error
+from idp.oidc.views.token import auth_headers
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -100,7 +101,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
     data = _form(request)
     try:
         client = authenticate_client(
-            data, dict(request.headers), endpoint="introspection", request=request
+            data, auth_headers(request), endpoint="introspection", request=request
         )
         token = data.get("token", "")
         if not token:
@@ -119,7 +120,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
     data = _form(request)
     try:
         client = authenticate_client(
-            data, dict(request.headers), endpoint="revocation", request=request
+            data, auth_headers(request), endpoint="revocation", request=request
         )
         token = data.get("token", "")
         if not token:
