@@ -13,8 +13,6 @@ the ``jti``, the grant id ``gid`` and the session id ``sid`` it carries.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -150,13 +148,11 @@ def new_jti() -> str:
     return secrets.token_urlsafe(16)
 
 
-def at_hash(access_token: str) -> str:
-    """OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token's ASCII.
+def at_hash(access_token: str, alg: str = "RS256") -> str:
+    """OIDC Core §3.1.3.6 ``at_hash`` (see :func:`idp.oidc.jwt.at_hash`)."""
+    from idp.oidc import jwt
 
-    Every algorithm we sign with (RS256, ES256, PS256) hashes with SHA-256.
-    """
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+    return jwt.at_hash(access_token, alg)
 
 
 def _sign(claims: dict[str, Any], alg: str) -> str:
@@ -238,7 +234,7 @@ def issue_id_token(
         "typ": ID_TOKEN_TYP,
         "azp": client.client_id,
         "sid": sid,
-        "at_hash": at_hash(access_token),
+        "at_hash": at_hash(access_token, client.id_token_signed_response_alg),
         "acr": acr,
         "amr": list(amr),
         "preferred_username": professional.id_nat,

@@ -99,7 +99,8 @@ def openid_configuration(keystore: KeyStore) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,
-        "token_endpoint_auth_methods_supported": auth_methods,
+        # Public clients (native apps) authenticate with nothing but PKCE at the token endpoint.
+        "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_AUTH_SIGNING_ALGS),
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": list(CLIENT_AUTH_SIGNING_ALGS),
