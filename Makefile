@@ -12,7 +12,7 @@ PORT   ?= 8000
 run: install
 	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py migrate --no-input
 	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py seed_demo
-	IDP_DEBUG=$${IDP_DEBUG-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	IDP_DEBUG=$${IDP_DEBUG-1} IDP_TEST_LOGIN=$${IDP_TEST_LOGIN-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
 test: install node-deps
