@@ -170,12 +170,13 @@ def clear_cookie(response: HttpResponse) -> None:
     response.delete_cookie(COOKIE_NAME, path="/", samesite="Lax")
 
 
-def end(session: SsoSession, reason: str) -> None:
+def end(session: SsoSession, reason: str, *, actor: str = "") -> None:
     """End ``session``: mark it ended, revoke its refresh tokens, announce it to its clients.
 
     Access tokens carry the ``sid``, so they stop validating at once (``revocation.is_revoked``);
     refresh tokens are revoked outright; relying parties with a back-channel URI are told (OIDC
-    Back-Channel Logout 1.0 §2.5). Ending an already ended session does nothing.
+    Back-Channel Logout 1.0 §2.5). Ending an already ended session does nothing. ``actor`` names
+    who ended it for the journal (default: the professional).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -193,17 +194,17 @@ def end(session: SsoSession, reason: str) -> None:
         revocation.mark_session_ended(session.sid)
         record(
             EventTag.OIDC_SESSION_ENDED,
-            actor=f"professional:{session.professional.sub}",
+            actor=actor or f"professional:{session.professional.sub}",
             subject=session.sid,
             data={"sid": session.sid, "reason": reason},
         )
 
 
-def end_all(professional: Professional, reason: str) -> int:
+def end_all(professional: Professional, reason: str, *, actor: str = "") -> int:
     """End every open session of ``professional``; return how many were ended."""
     count = 0
     for session in SsoSession.objects.filter(professional=professional, ended_at__isnull=True):
-        end(session, reason)
+        end(session, reason, actor=actor)
         count += 1
     return count
 
