@@ -209,6 +209,22 @@ def test_essential_acr_not_met_is_unmet_authentication_requirements(client, rp, 
     assert AuthorizationCode.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "acr_request",
+    [{"essential": True, "value": ["eidas2"]}, {"essential": True, "values": [[1], {"a": 1}]}],
+)
+def test_essential_acr_of_non_string_values_is_no_level_not_a_500(client, rp, pro, acr_request):
+    # OIDC Core §5.5.1: value(s) may be any JSON; a list or object names no known level.
+    claims = json.dumps({"id_token": {"acr": acr_request}})
+    params = authorize_params(rp, code_verifier=VERIFIER, extra={"claims": claims})
+    login = login_location(client.get(AUTHORIZE_PATH, params))
+    assert client.get(login).status_code == 200
+    response = client.get(test_login(client, login, id_nat=pro.id_nat, acr="eidas1")["Location"])
+    assert "code" in callback_params(response)
+    # The SSO session now answers at once.
+    assert "code" in callback_params(client.get(AUTHORIZE_PATH, params))
+
+
 def test_essential_acr_met_and_claims_kept_on_code(client, rp, pro):
     claims = {
         "id_token": {"acr": {"essential": True, "value": "eidas2"}},

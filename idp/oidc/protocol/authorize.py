@@ -107,7 +107,8 @@ class AuthorizationRequest:
         if not isinstance(acr, dict) or acr.get("essential") is not True:
             return None
         values = acr.get("values") or ([acr["value"]] if "value" in acr else [])
-        known = [v for v in values if v in ACR_LEVELS]
+        # Values are any JSON (§5.5.1): a list or object is no level, and is unhashable.
+        known = [v for v in values if isinstance(v, str) and v in ACR_LEVELS]
         return min(known, key=ACR_LEVELS.__getitem__) if known else None
 
     @property
