@@ -27,6 +27,7 @@ registry sync send no signals, the short lifetime bounds their staleness).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +61,21 @@ class UserInfoResponse:
     signing_alg: str
 
 
-def userinfo(token: str) -> UserInfoResponse:
-    """Validate a bearer access token and assemble its UserInfo claims (Core §5.3)."""
+def userinfo(token: str, *, certificate_thumbprint: str = "") -> UserInfoResponse:
+    """Validate a bearer access token and assemble its UserInfo claims (Core §5.3).
+
+    ``certificate_thumbprint``: x5t#S256 of the TLS client certificate the request came with
+    (from a trusted proxy), or "". RFC 8705 §3: a certificate-bound token is refused without
+    the very certificate it is bound to.
+    """
     if not token:
         raise InvalidToken("No access token.")
-    access = tokens.validate_access_token(token).claims
+    validated = tokens.validate_access_token(token)
+    if validated.x5t_s256 and not hmac.compare_digest(
+        validated.x5t_s256.encode(), certificate_thumbprint.encode()
+    ):
+        raise InvalidToken(detail="certificate-bound token without its certificate")
+    access = validated.claims
     scopes = set(str(access.get("scope", "")).split())
     if SCOPE_OPENID not in scopes:
         raise InsufficientScope("The access token lacks the openid scope.")

@@ -6,6 +6,7 @@ The rules live in ``idp.oidc.protocol.userinfo`` and ``idp.oidc.protocol.introsp
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,7 +20,7 @@ from idp.audit.tags import EventTag
 from idp.oidc import jwt
 from idp.oidc.protocol import introspection as token_management
 from idp.oidc.protocol import userinfo as userinfo_protocol
-from idp.oidc.protocol.client_auth import authenticate_client
+from idp.oidc.protocol.client_auth import authenticate_client, certificate_thumbprint
 from idp.oidc.protocol.errors import InvalidRequest, InvalidToken, OAuthError
 from idp.oidc.rendering import json_error
 from idp.oidc.views.token import auth_headers
@@ -53,6 +54,18 @@ def _bearer_token(request: HttpRequest) -> str:
     return from_body
 
 
+def _presented_thumbprint(request: HttpRequest) -> str:
+    """x5t#S256 of the client certificate forwarded by a trusted proxy (RFC 8705 §3), or ""."""
+    header = settings.IDP_TLS_CLIENT_CERT_HEADER
+    raw = auth_headers(request).get(header, "") if header else ""
+    if not raw:
+        return ""
+    try:
+        return certificate_thumbprint(unquote(raw))
+    except ValueError:
+        return ""
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def userinfo(request: HttpRequest) -> HttpResponse:
@@ -64,7 +77,9 @@ def userinfo(request: HttpRequest) -> HttpResponse:
             response = HttpResponse(status=401)
             response["WWW-Authenticate"] = f'Bearer realm="{settings.IDP_REALM}"'
             return _no_store(response)
-        result = userinfo_protocol.userinfo(token)
+        result = userinfo_protocol.userinfo(
+            token, certificate_thumbprint=_presented_thumbprint(request)
+        )
     except OAuthError as exc:
         response = json_error(exc)
         if exc.status == 403:
