@@ -36,7 +36,7 @@ from idp.core import hashing
 from idp.oidc import revocation, tokens
 from idp.oidc.models import RefreshToken
 from idp.oidc.protocol.errors import InvalidToken
-from relying_parties.registry import RegisteredClient
+from relying_parties.registry import RegisteredClient, get_client
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,9 @@ def introspect(
             if claims is None:
                 continue
             owner = str(claims.get("client_id") or claims.get("azp") or "")
+            if get_client(owner) is None:
+                # A deactivated client's tokens stop working (UserInfo refuses them too).
+                return dict(INACTIVE)
             if owner != client.client_id:
                 if client.is_public:
                     return dict(INACTIVE)
