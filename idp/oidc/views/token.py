@@ -44,7 +44,10 @@ def parse_form(request: HttpRequest) -> dict[str, str]:
     for name, values in form.lists():
         if len(values) != 1:
             raise InvalidRequest(f"Parameter {name[:40]} is repeated.")
-        params[name] = values[0]
+        # RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were
+        # omitted" (an empty scope is no narrowing, an empty code_verifier no verifier).
+        if values[0]:
+            params[name] = values[0]
     return params
 
 
