@@ -443,10 +443,10 @@ def verdict(scenario: str, load: Load) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def table(results: dict[str, dict[str, Load]]) -> str:
+def table(results: dict[str, dict[str, Load]], cores: int) -> str:
     head = (
         f"{'scenario':<19}{'target':>7} | {'Caducée/s':>9}{'p50':>7}{'p99':>7}"
-        f"{'CPU ms':>8}{'+DB ms':>7}"
+        f"{'CPU ms':>8}{'+DB ms':>7}{'max/s':>7}"
         f"{'err':>5} | {'peer/s':>8}{'p50':>7}{'p99':>7}{'CPU ms':>8}{'err':>5} | "
         f"{'ratio/s':>7}{'ratio CPU':>10} | verdict"
     )
@@ -455,7 +455,9 @@ def table(results: dict[str, dict[str, Load]]) -> str:
         c, p = pair["caducee"], pair.get("peer")
         row = (
             f"{scenario:<19}{TARGETS[scenario]:>7} | {c.rps:>9.0f}{c.p50_ms:>7.1f}{c.p99_ms:>7.1f}"
-            f"{c.cpu_ms_per_req:>8.3f}{c.store_cpu_ms_per_req:>7.3f}{c.errors:>5} | "
+            f"{c.cpu_ms_per_req:>8.3f}{c.store_cpu_ms_per_req:>7.3f}"
+            f"{cores * 1000 / max(c.cpu_ms_per_req + c.store_cpu_ms_per_req, 1e-9):>7.0f}"
+            f"{c.errors:>5} | "
         )
         if p is not None:
             cpu_c = c.cpu_ms_per_req + c.store_cpu_ms_per_req
@@ -473,7 +475,9 @@ def table(results: dict[str, dict[str, Load]]) -> str:
     lines.append(
         "p50/p99 in ms; CPU ms = server CPU time per request (utime+stime of the process tree, "
         "/proc); +DB = PostgreSQL+Redis CPU per request (Caducée only);\n"
-        "ratio CPU = (Caducée + DB) / peer; verdict = Caducée vs target, p99 < 50 ms and no errors."
+        f"max/s = {cores} cores / (CPU + DB) per request: Caducée's ceiling if it had the whole "
+        "machine;\nratio CPU = (Caducée + DB) / peer; "
+        "verdict = Caducée vs target, p99 < 50 ms and no errors."
     )
     return "\n".join(lines)
 
@@ -510,10 +514,29 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="Peer rotates refresh tokens (default 1, as Caducée).",
     )
+    parser.add_argument("--report", type=Path, help="Print the table of a results JSON and exit.")
     parser.add_argument(
         "--keep", action="store_true", help="Leave the servers running until Enter."
     )
     args = parser.parse_args(argv)
+    if args.report:
+        data = json.loads(args.report.read_text())
+        fields = set(Load.__dataclass_fields__)
+        loaded = {
+            s: {n: Load(**{k: v for k, v in r.items() if k in fields}) for n, r in pair.items()}
+            for s, pair in data["results"].items()
+        }
+        print(table(loaded, data["machine"]["cores"]))
+        return 0
+    if args.report:
+        data = json.loads(args.report.read_text())
+        fields = set(Load.__dataclass_fields__)
+        loaded = {
+            s: {n: Load(**{k: v for k, v in r.items() if k in fields}) for n, r in pair.items()}
+            for s, pair in data["results"].items()
+        }
+        print(table(loaded, data["machine"]["cores"]))
+        return 0
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(scenarios) - set(TARGETS)
     if unknown:
@@ -597,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, flush=True)
 
         print()
-        print(table(results))
+        print(table(results, os.cpu_count() or 1))
         out_dir = BENCH / "results"
         out_dir.mkdir(exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
