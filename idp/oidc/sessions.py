@@ -84,6 +84,16 @@ def current(request: HttpRequest) -> SsoSession | None:
     return session
 
 
+def live_by_sid(sid: str, *, sub: str) -> SsoSession | None:
+    """The live session ``sid`` of the professional ``sub`` (named by a verified ID token), or
+    None. For requests that carry no cookie: a cross-site POST does not send a SameSite=Lax one.
+    """
+    session = SsoSession.objects.select_related("professional").filter(sid=sid).first()
+    if session is None or session.professional.sub != sub or not is_live(session):
+        return None
+    return session
+
+
 def start(
     request: HttpRequest | None,
     *,

@@ -85,6 +85,31 @@ def test_post_works_like_get(client, professional, rp):
     assert _ended(issued.session)
 
 
+def test_cross_site_post_without_the_cookie_ends_the_session_the_hint_names(
+    client, rp, professional
+):
+    # A relying party's form POSTs here from its own site: the SameSite=Lax cookie is not sent.
+    issued = issue(rp, professional)
+    other = open_session(professional)
+    response = client.post(
+        URL, {"id_token_hint": issued.id_token, "post_logout_redirect_uri": POST_LOGOUT_URI}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == POST_LOGOUT_URI
+    assert _ended(issued.session)
+    assert not _ended(other)
+    assert LogoutDelivery.objects.filter(sid=issued.session.sid, client_id="dmp").count() == 1
+
+
+def test_hint_of_an_ended_session_without_cookie_changes_nothing(client, rp, professional):
+    issued = issue(rp, professional)
+    sessions.end(issued.session, "logout")
+    before = AuditEvent.objects.count()
+    response = client.post(URL, {"id_token_hint": issued.id_token})
+    assert response.status_code == 200
+    assert AuditEvent.objects.count() == before
+
+
 def test_expired_hint_is_accepted(client, professional, rp):
     issued = issue(rp, professional)
     old = tokens.issue_id_token(

@@ -76,6 +76,10 @@ def logout(request: HttpRequest) -> HttpResponse:
             status=400,
         )
 
+    if session is None and logout_request.hint_sid:
+        # RP-Initiated Logout §2: relying parties may POST here from their own site, and such a
+        # request carries no SameSite=Lax cookie; the verified hint names the session instead.
+        session = sessions.live_by_sid(logout_request.hint_sid, sub=logout_request.hint_sub)
     if session is not None:
         confirmed = _confirmed(params, session.sid) if request.method == "POST" else False
         if not confirmed and needs_confirmation(
