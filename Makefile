@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install node-deps lint format lock serve messages clean
+.PHONY: run test install node-deps bench lint format lock serve messages clean
 
 ## Install (reproducibly, from the hashed lock file), migrate, seed the demo and serve on :8000.
 run: install
@@ -40,6 +40,11 @@ $(STAMP): requirements.lock pyproject.toml
 serve: install
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers 2 --blocking-threads 2 idp.wsgi:application
+
+## Benchmark Caducée against node-oidc-provider (PostgreSQL, Redis, wrk, Node): docs/benchmarks.md
+bench: install
+	npm ci --prefix bench/peer --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/python -m ruff check .
