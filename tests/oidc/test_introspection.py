@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from idp.accounts import services
 from idp.audit.models import AuditEvent
 from idp.oidc import revocation, sessions, tokens
+from idp.oidc.models import SsoSession
 from relying_parties.models import Client
 from relying_parties.registry import get_client
 from tests.oidc.factories import make_client, make_doctor_with_two_activities
+from tests.oidc.grant_helpers import refresh
 from tests.oidc.issued import basic, issue
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +128,16 @@ def test_ended_session_is_inactive(client, doctor, rp):
     issued = issue(rp[0], doctor)
     sessions.end(issued.session, "logout")
     assert _introspect(client, rp, issued.refresh_token).json() == INACTIVE
+
+
+def test_refresh_token_of_an_idle_session_is_inactive(client, doctor, rp, settings):
+    # The token endpoint refuses it (idle limit passed): introspection must not call it active.
+    issued = issue(rp[0], doctor)
+    idle = timedelta(seconds=settings.IDP_SSO_SESSION_IDLE_SECONDS + 60)
+    SsoSession.objects.filter(pk=issued.session.pk).update(last_active_at=timezone.now() - idle)
+    assert _introspect(client, rp, issued.refresh_token).json() == INACTIVE
+    response = refresh(client, "dmp", rp[1], issued.refresh_token)
+    assert response.json()["error"] == "invalid_grant"
 
 
 def test_expired_access_token_is_inactive(client, doctor, rp):

@@ -21,14 +21,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.core import hashing
-from idp.oidc import revocation, tokens
+from idp.oidc import revocation, sessions, tokens
 from idp.oidc.models import AuthorizationCode, RefreshToken, SessionClient, SsoSession
 from idp.oidc.protocol.client_auth import ClientAuthentication
 from idp.oidc.protocol.errors import (
@@ -77,14 +76,7 @@ def handle(params: Mapping[str, str], auth: ClientAuthentication, *, request: An
 
 def _session_live(session: SsoSession | None, now: datetime) -> bool:
     """OIDC Session: the SSO session has not ended and is within its absolute and idle limits."""
-    if session is None:
-        return True
-    idle = timedelta(seconds=settings.IDP_SSO_SESSION_IDLE_SECONDS)
-    return (
-        session.ended_at is None
-        and session.expires_at > now
-        and session.last_active_at + idle > now
-    )
+    return session is None or sessions.is_live(session, now=now)
 
 
 def _refresh_expiry(now: datetime, lifetime: int, session: SsoSession | None) -> datetime:
@@ -422,21 +414,18 @@ def refresh_token(
                 parent=row,
             )
             if session is not None:
-                # Using the grant is activity in the SSO session (Keycloak does the same).
-                SsoSession.objects.filter(pk=session.pk, last_active_at__lt=now).update(
-                    last_active_at=now
-                )
-            journal.record(
-                EventTag.OIDC_REFRESH_ROTATED,
-                actor=f"client:{client.client_id}",
-                subject=f"professional:{professional.sub}",
-                request=request,
-                data={
-                    "client_id": client.client_id,
-                    "grant_id": row.grant_id,
-                    "jti": access.claims["jti"],
-                    "scope": scope,
-                },
+                # Using the grant is activity in the SSO session (Keycloak does the same); written
+                # at most once a minute, like sessions.current(), to keep the session row cool.
+                SsoSession.objects.filter(
+                    pk=session.pk, last_active_at__lt=now - sessions.TOUCH_INTERVAL
+                ).update(last_active_at=now)
+            # A routine rotation is logged, not journaled: the journal is for security events
+            # (issuance at login, reuse, revocation) and its chain lock must stay off this path.
+            logger.info(
+                "refresh token rotated: client=%s grant=%s jti=%s",
+                client.client_id,
+                row.grant_id,
+                access.claims["jti"],
             )
     if reused:
         row.refresh_from_db()

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from idp.core import hashing
-from idp.oidc import revocation, tokens
+from idp.oidc import revocation, sessions, tokens
 from idp.oidc.models import RefreshToken
 from idp.oidc.protocol.errors import InvalidToken
 from relying_parties.registry import RegisteredClient, get_client
@@ -91,7 +91,8 @@ def _refresh_is_active(row: RefreshToken, now: datetime) -> bool:
         and row.revoked_at is None
         and row.expires_at > now
         and row.professional.is_active
-        and (row.session is None or row.session.ended_at is None)
+        # The token endpoint's rule: a session past its idle or absolute limit refreshes nothing.
+        and (row.session is None or sessions.is_live(row.session, now=now))
         and not revocation.is_revoked(gid=row.grant_id)
     )
 
