@@ -28,7 +28,6 @@ class EventTag(StrEnum):
     OIDC_CODE_ISSUED = "oidc:code:issued"
     OIDC_CODE_REPLAYED = "oidc:code:replayed"
     OIDC_TOKEN_ISSUED = "oidc:token:issued"
-    OIDC_REFRESH_ROTATED = "oidc:refresh:rotated"
     OIDC_REFRESH_REUSED = "oidc:refresh:reused"
     OIDC_TOKEN_REVOKED = "oidc:token:revoked"
     OIDC_SESSION_STARTED = "oidc:session:started"

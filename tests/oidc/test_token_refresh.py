@@ -77,9 +77,8 @@ def test_refresh_rotates_the_token(client, rp, session):
     id_token = jwt.verify(second["id_token"])
     assert id_token["auth_time"] == int(session.auth_time.timestamp())
     assert "nonce" not in id_token
-    event = AuditEvent.objects.get(tag=EventTag.OIDC_REFRESH_ROTATED)
-    assert event.data["grant_id"] == old.grant_id
-    assert second["refresh_token"] not in str(event.data)
+    # Routine rotations stay out of the journal (its chain lock is off the refresh path).
+    assert not AuditEvent.objects.filter(tag__startswith="oidc:refresh").exists()
 
 
 def test_reuse_of_a_rotated_token_revokes_the_family(client, rp, session):
