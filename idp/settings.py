@@ -168,7 +168,7 @@ CACHE_KEY_PREFIX = env.str("IDP_CACHE_PREFIX", "caducee")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "idp.core.redis_cache.PersistentRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
