@@ -101,6 +101,9 @@ def test_token_in_query_string_is_refused(client, doctor, rp):
     response = client.get(f"{URL}?access_token={issued.access_token}")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+    # RFC 6750 §3: the Bearer challenge comes with every error of a protected resource.
+    assert 'error="invalid_request"' in response["WWW-Authenticate"]
+    assert response["WWW-Authenticate"].startswith("Bearer ")
 
 
 def test_two_methods_at_once_is_invalid_request(client, doctor, rp):

@@ -86,6 +86,11 @@ def userinfo(request: HttpRequest) -> HttpResponse:
             response["WWW-Authenticate"] = (
                 f'Bearer realm="{settings.IDP_REALM}", error="{exc.error}", scope="openid"'
             )
+        elif "WWW-Authenticate" not in response:
+            # RFC 6750 §3: every error of a protected resource carries the Bearer challenge.
+            response["WWW-Authenticate"] = (
+                f'Bearer realm="{settings.IDP_REALM}", error="{exc.error}"'
+            )
         return response
     if result.signing_alg:
         claims = {
