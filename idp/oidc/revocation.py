@@ -108,15 +108,6 @@ def revoke_access_token(jti: str, exp: int | datetime) -> None:
         _set_marker("jti", jti, until)
 
 
-def revoke_refresh_token(token_hash: str) -> bool:
-    """Revoke one refresh token by its keyed hash; True if it was live."""
-    return bool(
-        RefreshToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-    )
-
-
 def mark_session_ended(sid: str, expires_at: datetime | None = None) -> None:
     """Publish that a session ended (call after ``SsoSession.ended_at`` is written)."""
     _set_marker("sid", sid, expires_at or _grant_purge_after(timezone.now()))

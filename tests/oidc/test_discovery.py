@@ -221,10 +221,3 @@ def test_documents_are_serialised_once_per_key_set(client):
     cached = discovery._documents["jwks"]
     client.get(JWKS)
     assert discovery._documents["jwks"] is cached
-
-
-def test_unavailable_placeholder_is_still_exported():
-    from django.test import RequestFactory
-
-    response = discovery._unavailable(RequestFactory().get("/"))
-    assert response.status_code == 503

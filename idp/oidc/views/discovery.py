@@ -16,18 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from idp.oidc.keys import JWKS_MAX_AGE_SECONDS, KeyStore, get_keystore
 from idp.oidc.protocol import metadata
 
 DISCOVERY_MAX_AGE_SECONDS = 300
 _ALLOWED = ("GET", "HEAD")
-
-
-def _unavailable(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
-    """Placeholder for views still being built (imported by the other view modules)."""
-    return JsonResponse({"error": "temporarily_unavailable"}, status=503)
 
 
 @dataclass(frozen=True)

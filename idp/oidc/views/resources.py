@@ -23,13 +23,7 @@ from idp.oidc.protocol import userinfo as userinfo_protocol
 from idp.oidc.protocol.client_auth import authenticate_client, certificate_thumbprint
 from idp.oidc.protocol.errors import InvalidRequest, InvalidToken, OAuthError
 from idp.oidc.rendering import json_error
-from idp.oidc.views.token import auth_headers
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
+from idp.oidc.views.token import _no_store, auth_headers
 
 
 def _bearer_token(request: HttpRequest) -> str:
