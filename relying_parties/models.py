@@ -6,6 +6,7 @@ the vendor portal and dynamic registration (a later issue) map onto them one to 
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -69,10 +70,18 @@ class Client(models.Model):
         max_length=10, choices=SigningAlg.choices, blank=True, default=""
     )
 
-    # Lifetimes in seconds; null means the provider's default (IDP_*_SECONDS).
-    access_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
-    refresh_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
-    id_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
+    # Lifetimes in seconds; null means the provider's default (IDP_*_SECONDS). Capped at a day:
+    # revocation markers and signing keys are kept for the longest token lifetime (revocation.py,
+    # rotate_keys), and a refresh token never outlives its SSO session anyway.
+    access_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(10), MaxValueValidator(86_400)]
+    )
+    refresh_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(60), MaxValueValidator(86_400)]
+    )
+    id_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(30), MaxValueValidator(86_400)]
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -96,7 +96,8 @@ def test_openid_configuration_values(client):
         "tls_client_auth",
         "none",  # public clients: PKCE only
     ]
-    assert "none" not in document["introspection_endpoint_auth_methods_supported"]
+    assert document["introspection_endpoint_auth_methods_supported"][-1] == "none"
+    assert document["revocation_endpoint_auth_methods_supported"][-1] == "none"
     assert "none" not in document["token_endpoint_auth_signing_alg_values_supported"]
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert document["acr_values_supported"] == ["eidas1", "eidas2", "eidas3"]

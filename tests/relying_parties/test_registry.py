@@ -42,3 +42,14 @@ def test_default_lifetimes_come_from_settings(settings):
     assert snapshot.refresh_token_lifetime == 600
     assert snapshot.redirect_uris == ("https://rp.example.fr/callback",)
     assert "authorization_code" in snapshot.grant_types
+
+
+@pytest.mark.parametrize("field", ["access_token_lifetime", "id_token_lifetime"])
+def test_token_lifetimes_are_capped_at_a_day(field):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        make_client(**{field: 86_401})
+    assert field in error.value.message_dict
+    client, _ = make_client(**{field: 86_400})
+    assert getattr(client, field) == 86_400

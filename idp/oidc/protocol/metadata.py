@@ -99,12 +99,13 @@ def openid_configuration(keystore: KeyStore) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,
-        # Public clients (native apps) authenticate with nothing but PKCE at the token endpoint.
+        # Public clients (native apps) authenticate with nothing but PKCE at the token endpoint,
+        # and may introspect and revoke their own tokens.
         "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_AUTH_SIGNING_ALGS),
-        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "introspection_endpoint_auth_signing_alg_values_supported": list(CLIENT_AUTH_SIGNING_ALGS),
-        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "revocation_endpoint_auth_signing_alg_values_supported": list(CLIENT_AUTH_SIGNING_ALGS),
         # RFC 7636 §4.2: plain is a per-client opt-in for legacy clients, never advertised.
         "code_challenge_methods_supported": ["S256"],
