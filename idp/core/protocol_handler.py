@@ -5,8 +5,8 @@ relying parties' servers, thousands of times a second, and use neither sessions,
 messages, locale negotiation nor HTML: through Django's full middleware stack, that stack cost
 more than the views themselves (docs/benchmarks.md). So the WSGI entry point routes those exact
 paths to a second Django handler whose middleware is only what they need: the trusted-proxy
-client address and SecurityMiddleware (HSTS, nosniff, referrer policy, https redirect). Pages
-(authorization, login, logout, admin) keep the full stack.
+client address, the Host check, and SecurityMiddleware (HSTS, nosniff, referrer policy, https
+redirect). Pages (authorization, login, logout, admin) keep the full stack.
 
 The paths are the named routes of ``idp.oidc.urls`` under the issuer, resolved once.
 """
@@ -34,8 +34,20 @@ PROTOCOL_ROUTES = (
 )
 LEAN_MIDDLEWARE = (
     "idp.core.proxy.TrustedProxyMiddleware",
+    "idp.core.protocol_handler.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
 )
+
+
+class AllowedHostMiddleware:
+    """Refuse a Host outside ALLOWED_HOSTS (400), as CommonMiddleware does on the full stack."""
+
+    def __init__(self, get_response: Callable[..., Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        request.get_host()  # raises DisallowedHost, rendered as 400 by the handler
+        return self.get_response(request)
 
 
 class LeanWSGIHandler(WSGIHandler):

@@ -110,3 +110,8 @@ def test_pages_keep_the_full_stack(wsgi_app):
     assert "content-security-policy" in headers
     assert headers["x-frame-options"] == "DENY"
     assert b"Caduc" in content
+
+
+def test_lean_stack_refuses_a_foreign_host(wsgi_app):
+    status, _, _ = call(wsgi_app, "GET", reverse("oidc:jwks"), headers={"Host": "evil.example"})
+    assert status == 400
