@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 
 from idp.accounts.models import Exercice, Professional
@@ -84,6 +85,27 @@ def _first_exercice(column: str) -> Subquery:
         .order_by("position", "id")
         .values(column)[:1]
     )
+
+
+#: Seconds a professional's token claims stay cached; dropped at once when their data changes
+#: (receivers in idp.oidc.protocol.userinfo), so this only bounds staleness if a signal is missed.
+CLAIMS_CACHE_SECONDS = 60
+
+
+def claims_cache_key(pk: int) -> str:
+    return f"oidc:pro-claims:{pk}"
+
+
+def cached_professional(pk: int) -> ProfessionalClaims | None:
+    """:func:`load_professional` through Django's cache (Redis): refreshes and logins of the same
+    professional skip the query and its ORM compilation."""
+    key = claims_cache_key(pk)
+    claims = cache.get(key)
+    if claims is None:
+        claims = load_professional(pk)
+        if claims is not None:
+            cache.set(key, claims, CLAIMS_CACHE_SECONDS)
+    return claims
 
 
 def load_professional(pk: int) -> ProfessionalClaims | None:

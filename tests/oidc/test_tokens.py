@@ -150,3 +150,13 @@ def test_revoked_tokens_are_refused(registered, doctor, how):
 
 def test_at_hash_matches_the_key_module(registered):
     assert tokens.at_hash("some-access-token") == jwt.at_hash("some-access-token")
+
+
+def test_professional_claims_are_cached_and_dropped_on_change(doctor, django_assert_num_queries):
+    tokens.cached_professional(doctor.pk)
+    with django_assert_num_queries(0):
+        assert tokens.cached_professional(doctor.pk).id_nat == doctor.id_nat
+    from idp.accounts import services
+
+    services.suspend(doctor, by="admin:alice", reason="test")
+    assert tokens.cached_professional(doctor.pk).is_active is False

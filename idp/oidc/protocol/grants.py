@@ -215,7 +215,7 @@ def authorization_code(
     session = code.session
     if not _session_live(session, now):
         raise InvalidGrant(detail="SSO session ended")
-    professional = tokens.load_professional(code.professional_id)
+    professional = tokens.cached_professional(code.professional_id)
     if professional is None or not professional.is_active:
         raise InvalidGrant(detail="professional not active")
 
@@ -360,7 +360,7 @@ def refresh_token(
         scopes = granted
     scope = " ".join(scopes)
 
-    professional = tokens.load_professional(row.professional_id)
+    professional = tokens.cached_professional(row.professional_id)
     if professional is None or not professional.is_active:
         raise InvalidGrant(detail="professional not active")
     sid = session.sid if session is not None else ""
@@ -413,7 +413,7 @@ def refresh_token(
                 expires_at=expires_at,
                 parent=row,
             )
-            if session is not None:
+            if session is not None and now - session.last_active_at >= sessions.TOUCH_INTERVAL:
                 # Using the grant is activity in the SSO session (Keycloak does the same); written
                 # at most once a minute, like sessions.current(), to keep the session row cool.
                 SsoSession.objects.filter(

@@ -189,6 +189,7 @@ def forget_professional(sub: str) -> None:
 
 def _on_professional_change(sender: Any, instance: Professional, **kwargs: Any) -> None:
     forget_professional(instance.sub)
+    cache.delete(tokens.claims_cache_key(instance.pk))
 
 
 def _on_related_change(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -200,6 +201,7 @@ def _on_related_change(sender: Any, instance: Any, **kwargs: Any) -> None:
         )
     else:
         professional_id = instance.professional_id
+    cache.delete(tokens.claims_cache_key(professional_id))
     sub = Professional.objects.filter(pk=professional_id).values_list("sub", flat=True).first()
     if sub:
         forget_professional(sub)
