@@ -298,21 +298,26 @@ def authorization_code(
     )
 
 
+def _revoke_misused_grant(
+    grant_id: str, tag: EventTag, reason: str, auth: ClientAuthentication, request: Any
+) -> None:
+    """Revoke every token of a grant whose single-use artifact came back, journal it, refuse."""
+    revoked = revocation.revoke_grant(grant_id, reason)
+    journal.record(
+        tag,
+        actor=f"client:{auth.client.client_id}",
+        subject=f"grant:{grant_id}",
+        request=request,
+        data={"client_id": auth.client.client_id, "grant_id": grant_id, "refresh_revoked": revoked},
+    )
+    raise InvalidGrant(detail=f"{reason}: grant revoked")
+
+
 def _code_replayed(code: AuthorizationCode, auth: ClientAuthentication, request: Any) -> None:
     """RFC 6749 §4.1.2: a code used twice revokes every token issued from it."""
-    revoked = revocation.revoke_grant(code.grant_id, "code_replayed")
-    journal.record(
-        EventTag.OIDC_CODE_REPLAYED,
-        actor=f"client:{auth.client.client_id}",
-        subject=f"grant:{code.grant_id}",
-        request=request,
-        data={
-            "client_id": auth.client.client_id,
-            "grant_id": code.grant_id,
-            "refresh_revoked": revoked,
-        },
+    _revoke_misused_grant(
+        code.grant_id, EventTag.OIDC_CODE_REPLAYED, "code_replayed", auth, request
     )
-    raise InvalidGrant(detail="code already used: grant revoked")
 
 
 # --- refresh_token (RFC 6749 §6, OAuth 2.0 Security BCP §4.14) ------------------------------------
@@ -446,19 +451,9 @@ def refresh_token(
 def _refresh_reused(row: RefreshToken, auth: ClientAuthentication, request: Any) -> None:
     """OAuth 2.0 Security BCP §4.14.2: a rotated token presented again means it leaked, so the
     whole family (the grant) is revoked, the legitimate holder's current token included."""
-    revoked = revocation.revoke_grant(row.grant_id, "refresh_reused")
-    journal.record(
-        EventTag.OIDC_REFRESH_REUSED,
-        actor=f"client:{auth.client.client_id}",
-        subject=f"grant:{row.grant_id}",
-        request=request,
-        data={
-            "client_id": auth.client.client_id,
-            "grant_id": row.grant_id,
-            "refresh_revoked": revoked,
-        },
+    _revoke_misused_grant(
+        row.grant_id, EventTag.OIDC_REFRESH_REUSED, "refresh_reused", auth, request
     )
-    raise InvalidGrant(detail="refresh token reused: family revoked")
 
 
 # --- client_credentials (RFC 6749 §4.4) -----------------------------------------------------------
