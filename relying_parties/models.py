@@ -6,9 +6,12 @@ the vendor portal and dynamic registration (a later issue) map onto them one to 
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 
 class Client(models.Model):
@@ -93,3 +96,18 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"
+
+    def clean(self) -> None:
+        """A registered JWKS holds public keys only (RFC 7591 §2: the client's *public* keys)."""
+        super().clean()
+        if self.jwks:
+            try:
+                keyset = KeySet.import_key_set(self.jwks)
+            except (TypeError, ValueError, JoseError):
+                raise ValidationError({"jwks": _("This is not a JSON Web Key Set.")}) from None
+            if not keyset.keys:
+                raise ValidationError({"jwks": _("The key set holds no usable key.")})
+            if any(key.is_private for key in keyset.keys):
+                raise ValidationError(
+                    {"jwks": _("The key set holds a private key: register the public keys only.")}
+                )

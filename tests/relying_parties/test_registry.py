@@ -53,3 +53,21 @@ def test_token_lifetimes_are_capped_at_a_day(field):
     assert field in error.value.message_dict
     client, _ = make_client(**{field: 86_400})
     assert getattr(client, field) == 86_400
+
+
+def test_a_registered_jwks_holds_public_keys_only():
+    from django.core.exceptions import ValidationError
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    with pytest.raises(ValidationError) as error:
+        make_client(
+            token_endpoint_auth_method=Client.AuthMethod.PRIVATE_KEY_JWT,
+            jwks={"keys": [key.as_dict(private=True)]},
+        )
+    assert "jwks" in error.value.message_dict
+    client, _ = make_client(
+        token_endpoint_auth_method=Client.AuthMethod.PRIVATE_KEY_JWT,
+        jwks={"keys": [key.as_dict(private=False)]},
+    )
+    assert client.jwks["keys"][0]["kid"] == key.kid
