@@ -143,3 +143,10 @@ def db_state() -> dict[str, Any]:
         "assertions": UsedClientAssertion.objects.count(),
         "sessions": sorted(SsoSession.objects.values_list("sid", "ended_at")),
     }
+
+
+def form_post(http: HttpClient, url: str, data: dict[str, str] | None = None, **extra: Any) -> Any:
+    """POST ``data`` as application/x-www-form-urlencoded, as OAuth clients do (RFC 6749 §3.2)."""
+    return http.post(
+        url, urlencode(data or {}), content_type="application/x-www-form-urlencoded", **extra
+    )

@@ -15,7 +15,7 @@ from idp.oidc.models import SsoSession
 from relying_parties.models import Client
 from relying_parties.registry import get_client
 from tests.oidc.factories import make_client, make_doctor_with_two_activities
-from tests.oidc.grant_helpers import refresh
+from tests.oidc.grant_helpers import form_post, refresh
 from tests.oidc.issued import basic, issue
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,9 @@ def api():
 
 def _introspect(client, credentials, token, **extra):
     client_id, secret = credentials[0].client_id, credentials[1]
-    return client.post(URL, {"token": token, **extra}, HTTP_AUTHORIZATION=basic(client_id, secret))
+    return form_post(
+        client, URL, {"token": token, **extra}, HTTP_AUTHORIZATION=basic(client_id, secret)
+    )
 
 
 def test_active_access_token_has_exactly_the_psc_fields(client, doctor, rp):
@@ -78,7 +80,7 @@ def test_resource_server_may_introspect_another_clients_access_token(client, doc
 def test_public_client_cannot_introspect_another_clients_token(client, doctor, rp):
     make_client(client_id="public-app", token_endpoint_auth_method=Client.AuthMethod.NONE)
     issued = issue(rp[0], doctor)
-    response = client.post(URL, {"token": issued.access_token, "client_id": "public-app"})
+    response = form_post(client, URL, {"token": issued.access_token, "client_id": "public-app"})
     # Either refused as a client (no credentials) or told nothing.
     assert response.status_code in (200, 401)
     if response.status_code == 200:
@@ -167,8 +169,8 @@ def test_id_token_is_not_an_access_token(client, doctor, rp):
 def test_wrong_secret_is_invalid_client(client, doctor, rp):
     issued = issue(rp[0], doctor)
     before = AuditEvent.objects.exclude(tag="oidc:client:auth_failed").count()
-    response = client.post(
-        URL, {"token": issued.access_token}, HTTP_AUTHORIZATION=basic("dmp", "wrong")
+    response = form_post(
+        client, URL, {"token": issued.access_token}, HTTP_AUTHORIZATION=basic("dmp", "wrong")
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
@@ -178,16 +180,33 @@ def test_wrong_secret_is_invalid_client(client, doctor, rp):
 
 def test_no_client_authentication_is_invalid_client(client, doctor, rp):
     issued = issue(rp[0], doctor)
-    response = client.post(URL, {"token": issued.access_token})
+    response = form_post(client, URL, {"token": issued.access_token})
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
 
 
 def test_missing_token_is_invalid_request(client, rp):
-    response = client.post(URL, {}, HTTP_AUTHORIZATION=basic("dmp", rp[1]))
+    response = form_post(client, URL, {}, HTTP_AUTHORIZATION=basic("dmp", rp[1]))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
 
 def test_get_is_not_allowed(client):
     assert client.get(URL).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("token=a&token=b", "application/x-www-form-urlencoded"),  # RFC 6749 §3.2: once each
+        ('{"token": "a"}', "application/json"),
+        ("token=" + "a" * 20_000, "application/x-www-form-urlencoded"),
+    ],
+)
+def test_malformed_bodies_are_invalid_request(client, rp, body, content_type):
+    model, secret = rp
+    response = client.post(
+        URL, body, content_type=content_type, HTTP_AUTHORIZATION=basic(model.client_id, secret)
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

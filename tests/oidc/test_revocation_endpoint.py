@@ -9,6 +9,7 @@ from idp.oidc import tokens
 from idp.oidc.models import RefreshToken, RevokedAccessToken, RevokedGrant
 from idp.oidc.protocol.errors import InvalidToken
 from tests.oidc.factories import make_client, make_professional, rpps
+from tests.oidc.grant_helpers import form_post
 from tests.oidc.issued import basic, issue
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,8 @@ def other():
 
 
 def _revoke(client, credentials, token, **extra):
-    return client.post(
+    return form_post(
+        client,
         URL,
         {"token": token, **extra},
         HTTP_AUTHORIZATION=basic(credentials[0].client_id, credentials[1]),
@@ -120,7 +122,8 @@ def test_unknown_token_is_200_and_changes_nothing(client, rp, token):
 def test_revoked_refresh_token_is_inactive_at_introspection(client, professional, rp):
     issued = issue(rp[0], professional)
     _revoke(client, rp, issued.refresh_token)
-    body = client.post(
+    body = form_post(
+        client,
         INTROSPECT,
         {"token": issued.refresh_token},
         HTTP_AUTHORIZATION=basic("dmp", rp[1]),
@@ -131,8 +134,8 @@ def test_revoked_refresh_token_is_inactive_at_introspection(client, professional
 def test_bad_client_credentials_is_invalid_client_and_nothing_revoked(client, professional, rp):
     issued = issue(rp[0], professional)
     before = _revocations()
-    response = client.post(
-        URL, {"token": issued.refresh_token}, HTTP_AUTHORIZATION=basic("dmp", "nope")
+    response = form_post(
+        client, URL, {"token": issued.refresh_token}, HTTP_AUTHORIZATION=basic("dmp", "nope")
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
@@ -140,7 +143,7 @@ def test_bad_client_credentials_is_invalid_client_and_nothing_revoked(client, pr
 
 
 def test_missing_token_is_invalid_request(client, rp):
-    response = client.post(URL, {}, HTTP_AUTHORIZATION=basic("dmp", rp[1]))
+    response = form_post(client, URL, {}, HTTP_AUTHORIZATION=basic("dmp", rp[1]))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 

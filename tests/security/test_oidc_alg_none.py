@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 
 from idp.oidc import jwt, keys
+from tests.oidc.grant_helpers import form_post
 
 
 def _b64(data: bytes) -> str:
@@ -103,8 +104,8 @@ def test_forged_access_token_is_refused_by_userinfo_and_introspection(client, oi
     assert response.json()["error"] == "invalid_token"
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
     assert victim.sub not in response.content.decode()
-    response = client.post(
-        INTROSPECT, {"token": forged}, HTTP_AUTHORIZATION=basic(rp.client_id, secret)
+    response = form_post(
+        client, INTROSPECT, {"token": forged}, HTTP_AUTHORIZATION=basic(rp.client_id, secret)
     )
     assert response.status_code == 200
     assert response.json() == {"active": False}

@@ -11,7 +11,7 @@ import pytest
 
 from relying_parties import registry
 from tests.oidc.factories import make_client, make_doctor_with_two_activities
-from tests.oidc.grant_helpers import db_state
+from tests.oidc.grant_helpers import db_state, form_post
 from tests.oidc.issued import basic, issue
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +23,15 @@ def test_access_token_of_a_deactivated_client_is_inactive_at_introspection(clien
     rp, _ = make_client(client_id="dmp")
     api, api_secret = make_client(client_id="api-dmp", grant_types=["client_credentials"])
     issued = issue(rp, make_doctor_with_two_activities())
-    introspect = lambda: client.post(  # noqa: E731
-        URL, {"token": issued.access_token}, HTTP_AUTHORIZATION=basic(api.client_id, api_secret)
-    )
+
+    def introspect():
+        return form_post(
+            client,
+            URL,
+            {"token": issued.access_token},
+            HTTP_AUTHORIZATION=basic(api.client_id, api_secret),
+        )
+
     assert introspect().json()["active"] is True
 
     rp.is_active = False

@@ -16,6 +16,7 @@ from idp.oidc import backchannel, sessions
 from idp.oidc.models import LogoutDelivery, RefreshToken, RevokedAccessToken, RevokedGrant
 from relying_parties import registry
 from tests.oidc.factories import make_client, make_doctor_with_two_activities
+from tests.oidc.grant_helpers import form_post
 from tests.oidc.issued import basic, issue
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +97,8 @@ def test_non_access_jwts_are_inactive_at_introspection(client, setting):
     del substitutes["refresh_token"]  # a genuine refresh token is introspectable by its client
     before = _state()
     for name, token in substitutes.items():
-        response = client.post(
+        response = form_post(
+            client,
             f"{BASE}/token/introspect",
             {"token": token, "token_type_hint": "access_token"},
             HTTP_AUTHORIZATION=basic("dmp", secret),

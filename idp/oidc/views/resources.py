@@ -23,7 +23,7 @@ from idp.oidc.protocol import userinfo as userinfo_protocol
 from idp.oidc.protocol.client_auth import authenticate_client, certificate_thumbprint
 from idp.oidc.protocol.errors import InvalidRequest, InvalidToken, OAuthError
 from idp.oidc.rendering import json_error
-from idp.oidc.views.token import _no_store, auth_headers
+from idp.oidc.views.token import _no_store, auth_headers, parse_form
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -103,17 +103,14 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form(request: HttpRequest) -> dict[str, str]:
-    return {key: request.POST.get(key, "") for key in request.POST}
-
-
 @csrf_exempt
 @sensitive_post_parameters("token", "client_secret", "client_assertion")
 @require_POST
 def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 §2: POST token[, token_type_hint], client authenticated."""
-    data = _form(request)
     try:
+        # RFC 7662 §2.1, RFC 7009 §2.1: form-encoded, each parameter once (as at /token).
+        data = parse_form(request)
         client = authenticate_client(
             data, auth_headers(request), endpoint="introspection", request=request
         )
@@ -131,8 +128,9 @@ def introspect(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke(request: HttpRequest) -> HttpResponse:
     """RFC 7009 §2.1: POST token[, token_type_hint], client authenticated; 200 even if unknown."""
-    data = _form(request)
     try:
+        # RFC 7662 §2.1, RFC 7009 §2.1: form-encoded, each parameter once (as at /token).
+        data = parse_form(request)
         client = authenticate_client(
             data, auth_headers(request), endpoint="revocation", request=request
         )
