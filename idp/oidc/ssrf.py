@@ -49,11 +49,22 @@ class Destination:
     target: str  # path and query, what goes on the request line
 
 
+# IPv6 ranges that carry an IPv4 address a translator or tunnel may deliver to, so that
+# 64:ff9b::7f00:1 reaches 127.0.0.1 on a network with NAT64, though Python calls it global:
+# NAT64 (RFC 6052, RFC 8215), 6to4 (RFC 3056) and the deprecated IPv4-compatible addresses.
+_TRANSLATED_IPV6 = tuple(
+    ipaddress.ip_network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "::/96")
+)
+
+
 def is_public_address(address: str) -> bool:
     """Whether ``address`` is a globally routable unicast address (IANA special registries)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone index
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+        elif any(ip in net for net in _TRANSLATED_IPV6):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

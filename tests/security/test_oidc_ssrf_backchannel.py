@@ -53,6 +53,10 @@ def _provider(settings, _module_key_dir):
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
         "192.0.2.10",  # documentation range
+        "64:ff9b::7f00:1",  # NAT64 to 127.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64 to 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
     ],
 )
 def test_non_public_addresses_are_refused(address):
