@@ -15,6 +15,11 @@ import secrets
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# Labels of the keyed hashes under which codes and refresh tokens are stored (idp.core.hashing):
+# one place, so that the writer and every reader agree.
+CODE_HASH_PURPOSE = "code"
+REFRESH_HASH_PURPOSE = "refresh_token"
+
 
 def new_opaque_id() -> str:
     """A random identifier for sessions and grants (128 bits, URL-safe)."""

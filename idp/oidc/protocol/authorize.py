@@ -27,7 +27,7 @@ from django.utils import timezone
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
 from idp.core import hashing
-from idp.oidc.models import AuthorizationCode, SessionClient, SsoSession
+from idp.oidc.models import CODE_HASH_PURPOSE, AuthorizationCode, SessionClient, SsoSession
 from idp.oidc.protocol import errors, redirect_uris, scopes
 from relying_parties.registry import RegisteredClient, get_client
 
@@ -43,7 +43,6 @@ ACR_LEVELS: dict[str, int] = {"eidas1": 1, "eidas2": 2, "eidas3": 3}
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account"})
 RESPONSE_MODES = frozenset({"query", "form_post"})
 SUPPORTED_LOCALES = ("fr", "en")
-CODE_PURPOSE = "code"
 
 # RFC 7636 §4.1/§4.2: code_challenge = 43*128unreserved.
 _CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -422,7 +421,7 @@ def issue_code(req: AuthorizationRequest, session: SsoSession, *, http_request: 
     now = timezone.now()
     with transaction.atomic():
         row = AuthorizationCode.objects.create(
-            code_hash=hashing.keyed_hash(code, purpose=CODE_PURPOSE),
+            code_hash=hashing.keyed_hash(code, purpose=CODE_HASH_PURPOSE),
             client_id=req.client_id,
             session=session,
             professional_id=session.professional_id,

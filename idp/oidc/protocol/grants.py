@@ -28,7 +28,14 @@ from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.core import hashing
 from idp.oidc import revocation, sessions, tokens
-from idp.oidc.models import AuthorizationCode, RefreshToken, SessionClient, SsoSession
+from idp.oidc.models import (
+    CODE_HASH_PURPOSE,
+    REFRESH_HASH_PURPOSE,
+    AuthorizationCode,
+    RefreshToken,
+    SessionClient,
+    SsoSession,
+)
 from idp.oidc.protocol.client_auth import ClientAuthentication
 from idp.oidc.protocol.errors import (
     InvalidGrant,
@@ -44,8 +51,6 @@ AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a grant type name)
 CLIENT_CREDENTIALS = "client_credentials"
 
-CODE_PURPOSE = "code"
-REFRESH_PURPOSE = "refresh_token"
 
 # RFC 7636 §4.1: code_verifier = 43*128unreserved.
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -129,7 +134,7 @@ def _new_refresh_token(
 ) -> str:
     value = hashing.new_secret()
     RefreshToken.objects.create(
-        token_hash=hashing.keyed_hash(value, purpose=REFRESH_PURPOSE),
+        token_hash=hashing.keyed_hash(value, purpose=REFRESH_HASH_PURPOSE),
         grant_id=grant_id,
         parent=parent,
         client_id=client_id,
@@ -195,7 +200,7 @@ def authorization_code(
         raise InvalidRequest("code is required.")
     if not redirect_uri:
         raise InvalidRequest("redirect_uri is required.")
-    code_hash = hashing.keyed_hash(code_value, purpose=CODE_PURPOSE)
+    code_hash = hashing.keyed_hash(code_value, purpose=CODE_HASH_PURPOSE)
     code = AuthorizationCode.objects.select_related("session").filter(code_hash=code_hash).first()
     now = timezone.now()
     if code is None:
@@ -331,7 +336,7 @@ def refresh_token(
     presented = params.get("refresh_token", "")
     if not presented:
         raise InvalidRequest("refresh_token is required.")
-    token_hash = hashing.keyed_hash(presented, purpose=REFRESH_PURPOSE)
+    token_hash = hashing.keyed_hash(presented, purpose=REFRESH_HASH_PURPOSE)
     row = RefreshToken.objects.select_related("session").filter(token_hash=token_hash).first()
     now = timezone.now()
     if row is None:

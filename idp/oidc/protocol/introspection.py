@@ -34,13 +34,12 @@ from django.utils import timezone
 
 from idp.core import hashing
 from idp.oidc import revocation, sessions, tokens
-from idp.oidc.models import RefreshToken
+from idp.oidc.models import REFRESH_HASH_PURPOSE, RefreshToken
 from idp.oidc.protocol.errors import InvalidToken
 from relying_parties.registry import RegisteredClient, get_client
 
 logger = logging.getLogger(__name__)
 
-REFRESH_PURPOSE = "refresh_token"
 INACTIVE: dict[str, Any] = {"active": False}
 
 #: psc-compat.md § Introspection, then the RFC 7662 §2.2 members we can add.
@@ -80,7 +79,7 @@ def _refresh_row(token: str) -> RefreshToken | None:
         return None
     return (
         RefreshToken.objects.select_related("professional", "session")
-        .filter(token_hash=hashing.keyed_hash(token, purpose=REFRESH_PURPOSE))
+        .filter(token_hash=hashing.keyed_hash(token, purpose=REFRESH_HASH_PURPOSE))
         .first()
     )
 
