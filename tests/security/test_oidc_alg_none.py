@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from idp.oidc import jwt, keys
-from tests.oidc.grant_helpers import form_post
+from tests.security.forged_tokens import assert_forgery_refused_over_http
 
 
 def _b64(data: bytes) -> str:
@@ -74,44 +74,10 @@ def test_genuine_token_rewritten_to_alg_none_is_refused(store):
 
 
 # --- Through HTTP: the endpoints that accept our JWTs ---------------------------------------------
-USERINFO = f"/auth/realms/{settings.IDP_REALM}/protocol/openid-connect/userinfo"
-INTROSPECT = f"/auth/realms/{settings.IDP_REALM}/protocol/openid-connect/token/introspect"
-
-
-def _payload(token: str) -> dict:
-    segment = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-
 @pytest.mark.django_db
 def test_forged_access_token_is_refused_by_userinfo_and_introspection(client, oidc_keys):
     """The claims of a genuine, live access token, re-wrapped by the attacker."""
-    from idp.audit.models import AuditEvent
-    from tests.oidc.factories import make_client, make_doctor_with_two_activities
-    from tests.oidc.issued import basic, issue
-
-    victim = make_doctor_with_two_activities()
-    rp, secret = make_client()
-    genuine = issue(rp, victim).access_token
-    # Control: the genuine token opens UserInfo, so the refusals below are the forgery's doing.
-    assert client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {genuine}").status_code == 200
-    forged = _none_token(_payload(genuine))
-    events = AuditEvent.objects.count()
-
-    response = client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {forged}")
-
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_token"
-    assert 'error="invalid_token"' in response["WWW-Authenticate"]
-    assert victim.sub not in response.content.decode()
-    response = form_post(
-        client, INTROSPECT, {"token": forged}, HTTP_AUTHORIZATION=basic(rp.client_id, secret)
-    )
-    assert response.status_code == 200
-    assert response.json() == {"active": False}
-    assert AuditEvent.objects.count() == events
-    # The genuine token is untouched by the attempts.
-    assert client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {genuine}").status_code == 200
+    assert_forgery_refused_over_http(client, _none_token)
 
 
 def _none_token(claims: dict) -> str:
