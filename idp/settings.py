@@ -143,7 +143,7 @@ if DATABASE_URL:
         "default": dj_database_url.parse(
             DATABASE_URL,
             conn_max_age=env.int("IDP_DB_CONN_MAX_AGE", 60, minimum=0),
-            conn_health_checks=True,
+            conn_health_checks=env.bool("IDP_DB_HEALTH_CHECKS", True),
         )
     }
 else:

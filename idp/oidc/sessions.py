@@ -24,6 +24,7 @@ from idp.audit.journal import record
 from idp.audit.tags import EventTag
 from idp.oidc import backchannel, revocation
 from idp.oidc.models import RefreshToken, SsoSession
+from idp.oidc.refresh_store import SessionState
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _idle_limit() -> timedelta:
     return timedelta(seconds=settings.IDP_SSO_SESSION_IDLE_SECONDS)
 
 
-def is_live(session: SsoSession, *, now: datetime | None = None) -> bool:
+def is_live(session: SsoSession | SessionState, *, now: datetime | None = None) -> bool:
     """Not ended, before its absolute expiry, and used within the idle limit."""
     now = now or timezone.now()
     return (

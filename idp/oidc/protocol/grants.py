@@ -27,7 +27,7 @@ from django.utils import timezone
 from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.core import hashing
-from idp.oidc import revocation, sessions, tokens
+from idp.oidc import refresh_store, revocation, sessions, tokens
 from idp.oidc.models import (
     CODE_HASH_PURPOSE,
     REFRESH_HASH_PURPOSE,
@@ -84,7 +84,9 @@ def _session_live(session: SsoSession | None, now: datetime) -> bool:
     return session is None or sessions.is_live(session, now=now)
 
 
-def _refresh_expiry(now: datetime, lifetime: int, session: SsoSession | None) -> datetime:
+def _refresh_expiry(
+    now: datetime, lifetime: int, session: SsoSession | refresh_store.SessionState | None
+) -> datetime:
     """The client's refresh lifetime, never beyond the end of the SSO session."""
     expires = now + timedelta(seconds=lifetime)
     return min(expires, session.expires_at) if session is not None else expires
@@ -337,7 +339,7 @@ def refresh_token(
     if not presented:
         raise InvalidRequest("refresh_token is required.")
     token_hash = hashing.keyed_hash(presented, purpose=REFRESH_HASH_PURPOSE)
-    row = RefreshToken.objects.select_related("session").filter(token_hash=token_hash).first()
+    row = refresh_store.lookup(token_hash)
     now = timezone.now()
     if row is None:
         raise InvalidGrant(detail="unknown refresh token")
@@ -346,7 +348,7 @@ def refresh_token(
     if row.revoked_at is not None:
         raise InvalidGrant(detail="refresh token revoked")
     if row.rotated_at is not None:
-        _refresh_reused(row, auth, request)
+        _refresh_reused(row.grant_id, auth, request)
     if row.expires_at <= now:
         raise InvalidGrant(detail="refresh token expired")
     # RFC 8705 §3: a token bound to a certificate is usable only with that certificate.
@@ -355,7 +357,7 @@ def refresh_token(
     ):
         raise InvalidGrant(detail="certificate differs from the one the token is bound to")
     session = row.session
-    if not _session_live(session, now):
+    if session is not None and not sessions.is_live(session, now=now):
         raise InvalidGrant(detail="SSO session ended")
 
     granted = row.scope.split()
@@ -395,54 +397,38 @@ def refresh_token(
             nonce="",
             auth_time=row.auth_time,
             acr=row.acr,
-            amr=list(row.amr),
+            amr=row.amr,
             sid=sid,
         ).value
 
-    reused = False
+    # The successor keeps the original grant's scope (RFC 6749 §6), copied in SQL with the rest.
+    new_value = hashing.new_secret()
     expires_at = _refresh_expiry(now, client.refresh_token_lifetime, session)
-    with transaction.atomic():
-        rotated = RefreshToken.objects.filter(
-            pk=row.pk, rotated_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-        ).update(rotated_at=now)
-        if rotated != 1:
-            reused = True
-        else:
-            new_value = _new_refresh_token(
-                client_id=client.client_id,
-                grant_id=row.grant_id,
-                professional_id=row.professional_id,
-                session=session,
-                scope=row.scope,  # RFC 6749 §6: the new token keeps the original grant's scope
-                claims=row.claims,
-                acr=row.acr,
-                amr=list(row.amr),
-                auth_time=row.auth_time,
-                x5t_s256=row.cnf_x5t_s256,
-                now=now,
-                expires_at=expires_at,
-                parent=row,
-            )
-            if session is not None and now - session.last_active_at >= sessions.TOUCH_INTERVAL:
-                # Using the grant is activity in the SSO session (Keycloak does the same); written
-                # at most once a minute, like sessions.current(), to keep the session row cool.
-                SsoSession.objects.filter(
-                    pk=session.pk, last_active_at__lt=now - sessions.TOUCH_INTERVAL
-                ).update(last_active_at=now)
-            # A routine rotation is logged, not journaled: the journal is for security events
-            # (issuance at login, reuse, revocation) and its chain lock must stay off this path.
-            logger.info(
-                "refresh token rotated: client=%s grant=%s jti=%s",
-                client.client_id,
-                row.grant_id,
-                access.claims["jti"],
-            )
-    if reused:
-        row.refresh_from_db()
-        if row.rotated_at is not None:
-            _refresh_reused(row, auth, request)
+    if not refresh_store.rotate(
+        row.id,
+        new_hash=hashing.keyed_hash(new_value, purpose=REFRESH_HASH_PURPOSE),
+        now=now,
+        expires_at=expires_at,
+    ):
+        # A concurrent request used it first: if that made it rotated, this is a reuse.
+        again = refresh_store.lookup(token_hash)
+        if again is not None and again.rotated_at is not None:
+            _refresh_reused(row.grant_id, auth, request)
         raise InvalidGrant(detail="refresh token revoked or expired")
-
+    if session is not None and now - session.last_active_at >= sessions.TOUCH_INTERVAL:
+        # Using the grant is activity in the SSO session (Keycloak does the same); written at
+        # most once a minute, like sessions.current(), to keep the session row cool.
+        SsoSession.objects.filter(
+            pk=session.id, last_active_at__lt=now - sessions.TOUCH_INTERVAL
+        ).update(last_active_at=now)
+    # A routine rotation is logged, not journaled: the journal is for security events (issuance
+    # at login, reuse, revocation) and its chain lock must stay off this path.
+    logger.info(
+        "refresh token rotated: client=%s grant=%s jti=%s",
+        client.client_id,
+        row.grant_id,
+        access.claims["jti"],
+    )
     return _token_body(
         access,
         refresh=new_value,
@@ -453,12 +439,10 @@ def refresh_token(
     )
 
 
-def _refresh_reused(row: RefreshToken, auth: ClientAuthentication, request: Any) -> None:
+def _refresh_reused(grant_id: str, auth: ClientAuthentication, request: Any) -> None:
     """OAuth 2.0 Security BCP §4.14.2: a rotated token presented again means it leaked, so the
     whole family (the grant) is revoked, the legitimate holder's current token included."""
-    _revoke_misused_grant(
-        row.grant_id, EventTag.OIDC_REFRESH_REUSED, "refresh_reused", auth, request
-    )
+    _revoke_misused_grant(grant_id, EventTag.OIDC_REFRESH_REUSED, "refresh_reused", auth, request)
 
 
 # --- client_credentials (RFC 6749 §4.4) -----------------------------------------------------------
