@@ -284,6 +284,23 @@ IDP_SMS_BACKEND = env.str("IDP_SMS_BACKEND", "console")
 IDP_SMS_FILE_PATH = VAR_DIR / "sms"
 IDP_SMS_SENDER = env.str("IDP_SMS_SENDER", "Caducee")
 
+# --- Card app (docs/design/card-app.md) ----------------------------------------------------------
+# A credential lives three years, then the holder re-activates (as the national e-CPS does).
+IDP_CARD_CREDENTIAL_DAYS = env.int("IDP_CARD_CREDENTIAL_DAYS", 1095, minimum=1)
+IDP_CARD_MAX_DEVICES = env.int("IDP_CARD_MAX_DEVICES", 5, minimum=1)
+IDP_CARD_CHALLENGE_SECONDS = env.int("IDP_CARD_CHALLENGE_SECONDS", 120, minimum=10)
+# Anti push-bombing: pending challenges per professional at any time.
+IDP_CARD_MAX_PENDING = env.int("IDP_CARD_MAX_PENDING", 3, minimum=1)
+IDP_CARD_MAX_PIN_FAILURES = env.int("IDP_CARD_MAX_PIN_FAILURES", 3, minimum=1)
+IDP_CARD_ACTIVATION_SECONDS = env.int("IDP_CARD_ACTIVATION_SECONDS", 900, minimum=60)
+IDP_CARD_QR_SECONDS = env.int("IDP_CARD_QR_SECONDS", 90, minimum=10)
+IDP_CARD_ADMIN_CODE_SECONDS = env.int("IDP_CARD_ADMIN_CODE_SECONDS", 7 * 86400, minimum=60)
+IDP_CARD_REQUEST_SKEW_SECONDS = env.int("IDP_CARD_REQUEST_SKEW_SECONDS", 60, minimum=5)
+# Push: webpush (Web Push with VAPID), locmem (tests), none (the app polls).
+IDP_CARD_PUSH_BACKEND = env.choice("IDP_CARD_PUSH_BACKEND", ("webpush", "locmem", "none"), "none")
+IDP_CARD_VAPID_PRIVATE_KEY = env.str("IDP_CARD_VAPID_PRIVATE_KEY")  # path of a PEM P-256 key
+IDP_CARD_VAPID_SUBJECT = env.str("IDP_CARD_VAPID_SUBJECT", "mailto:security@caducee.invalid")
+
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

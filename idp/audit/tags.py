@@ -24,6 +24,26 @@ class EventTag(StrEnum):
     ADMIN_TOTP_ENROLLED = "admin:totp:enrolled"
     ADMIN_TOTP_REMOVED = "admin:totp:removed"
 
+    # --- authn: the card app (docs/design/card-app.md) ------------------------------------------
+    AUTHN_CARD_ACTIVATION_STARTED = "authn:card:activation_started"
+    AUTHN_CARD_ACTIVATION_FAILED = "authn:card:activation_failed"
+    AUTHN_CARD_ACTIVATED = "authn:card:activated"
+    AUTHN_CARD_DEVICE_RENAMED = "authn:card:device_renamed"
+    AUTHN_CARD_DEVICE_REVOKED = "authn:card:device_revoked"
+    AUTHN_CARD_DEVICE_BLOCKED = "authn:card:device_blocked"
+    AUTHN_CARD_DEVICE_UNBLOCKED = "authn:card:device_unblocked"
+    AUTHN_CARD_CHALLENGE_CREATED = "authn:card:challenge_created"
+    AUTHN_CARD_CHALLENGE_REFUSED = "authn:card:challenge_refused"
+    AUTHN_CARD_APPROVED = "authn:card:approved"
+    AUTHN_CARD_DENIED = "authn:card:denied"
+    AUTHN_CARD_FAILED = "authn:card:failed"
+    AUTHN_CARD_LOGIN = "authn:card:login"
+    AUTHN_CARD_OFFLINE_LOGIN = "authn:card:offline_login"
+    AUTHN_CARD_OFFLINE_FAILED = "authn:card:offline_failed"
+    AUTHN_CARD_REQUEST_REFUSED = "authn:card:request_refused"
+    AUTHN_CARD_SESSIONS_ENDED = "authn:card:sessions_ended"
+    AUTHN_CARD_CIBA_REQUESTED = "authn:card:ciba_requested"
+
     # --- oidc: the OpenID provider ---------------------------------------------------------------
     OIDC_CODE_ISSUED = "oidc:code:issued"
     OIDC_CODE_REPLAYED = "oidc:code:replayed"

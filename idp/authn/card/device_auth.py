@@ -1,0 +1,183 @@
+"""Authentication of the app's requests by a signature of the device key.
+
+Every request of an enrolled app carries ``Authorization: CardDevice <compact JWS>`` (RFC 7515),
+ES256 only, whose payload binds the signature to this request: ``htm`` (method), ``htu`` (URL),
+``bsh`` (SHA-256 of the body), ``iat`` (freshness) and ``jti`` (single use). The shape follows
+DPoP (RFC 9449 §4.2), with the body hash added so that a tampered payload fails too. The
+activation request names its new key with ``jwk`` instead of ``kid``: its signature is the proof
+of possession of the key being registered. Checks in the order of docs/design/card-app.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+
+from idp.authn.card.errors import CardError
+from idp.authn.card.models import CardDevice
+
+SCHEME = "CardDevice"
+TYP = "card-request+jwt"
+ALGORITHM = "ES256"
+_MAX_HEADER = 4096
+_LAST_USED_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A verified request: the device (enrolled), or the new public key (registration)."""
+
+    device: CardDevice | None
+    jwk: dict[str, Any] | None
+    kid: str
+    jti: str
+
+
+def body_hash(body: bytes) -> str:
+    """``bsh``: base64url (no padding) of SHA-256 over the exact body bytes."""
+    digest = hashlib.sha256(body).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def expected_htu(request: HttpRequest) -> str:
+    """The URL the app must have signed: from IDP_BASE_URL, never from the Host header."""
+    return settings.IDP_BASE_URL.rstrip("/") + request.get_full_path()
+
+
+def public_jwk(jwk: Any) -> dict[str, Any]:
+    """An EC P-256 public JWK, private members refused (a leaked ``d`` is no registration)."""
+    if not isinstance(jwk, dict) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+        raise CardError("invalid_signature", "registration key is not an EC P-256 JWK")
+    if "d" in jwk:
+        raise CardError("invalid_request", "registration JWK carries a private key")
+    return {"kty": "EC", "crv": "P-256", "x": jwk.get("x"), "y": jwk.get("y")}
+
+
+def import_public_key(jwk: dict[str, Any]) -> ECKey:
+    try:
+        return ECKey.import_key(public_jwk(jwk))
+    except (JoseError, ValueError, TypeError) as exc:
+        raise CardError("invalid_signature", f"unusable JWK: {exc}") from exc
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 thumbprint of the public key: the device's ``kid``."""
+    return import_public_key(jwk).thumbprint()
+
+
+def _token(request: HttpRequest) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme != SCHEME or not token or len(header) > _MAX_HEADER:
+        raise CardError("invalid_signature", "missing or malformed Authorization header")
+    return token.strip()
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    try:
+        segment = token.split(".")[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CardError("invalid_signature", "unreadable JWS header") from exc
+    if not isinstance(header, dict):
+        raise CardError("invalid_signature", "JWS header is not an object")
+    # The algorithm is pinned here, never taken from the header (architecture habit 6).
+    if header.get("alg") != ALGORITHM:
+        raise CardError("invalid_signature", f"alg {header.get('alg')!r} refused")
+    if header.get("typ") != TYP:
+        raise CardError("invalid_signature", f"typ {header.get('typ')!r} refused")
+    return header
+
+
+def usable_device(kid: str) -> CardDevice:
+    """The enrolled device with this key id, if it may still act; raises :class:`CardError`."""
+    device = CardDevice.objects.select_related("professional").filter(kid=kid).first()
+    if device is None:
+        raise CardError("unknown_device", f"kid {kid[:16]!r}")
+    status = device.status
+    if status != "active":
+        raise CardError(f"device_{status}", f"device {device.pk}")
+    if not device.professional.is_active:
+        raise CardError("account_inactive", f"professional {device.professional_id}")
+    return device
+
+
+def verify(request: HttpRequest, *, registration: bool = False) -> SignedRequest:
+    """Verify the request's device signature; raises :class:`CardError` (401/403)."""
+    token = _token(request)
+    header = _unverified_header(token)
+    device: CardDevice | None = None
+    jwk: dict[str, Any] | None = None
+    if registration:
+        if "kid" in header or "jwk" not in header:
+            raise CardError("invalid_signature", "registration must carry jwk, not kid")
+        jwk = public_jwk(header["jwk"])
+        key = import_public_key(jwk)
+        kid = key.thumbprint()
+    else:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or "jwk" in header:
+            raise CardError("invalid_signature", "kid missing")
+        device = usable_device(kid)
+        key = import_public_key(device.public_jwk)
+    try:
+        signed = jws.deserialize_compact(token, key, algorithms=[ALGORITHM])
+        claims = json.loads(signed.payload)
+    except (JoseError, ValueError, UnicodeDecodeError) as exc:
+        raise CardError("invalid_signature", f"signature: {exc}") from exc
+    if not isinstance(claims, dict):
+        raise CardError("invalid_signature", "payload is not an object")
+    _check_claims(request, claims)
+    jti = claims["jti"]
+    skew = settings.IDP_CARD_REQUEST_SKEW_SECONDS
+    # Single use within the freshness window (after it, iat refuses the request anyway).
+    if not cache.add(f"card:jti:{kid}:{jti}", 1, timeout=2 * skew + 5):
+        raise CardError("replayed_request", f"jti {jti[:16]!r}")
+    if device is not None:
+        _touch(device)
+    return SignedRequest(device=device, jwk=jwk, kid=kid, jti=jti)
+
+
+def _check_claims(request: HttpRequest, claims: dict[str, Any]) -> None:
+    if claims.get("htm") != request.method:
+        raise CardError("invalid_signature", "htm differs from the method")
+    htu = claims.get("htu")
+    if not isinstance(htu, str) or not hmac.compare_digest(
+        htu.encode(), expected_htu(request).encode()
+    ):
+        raise CardError("invalid_signature", "htu differs from the URL")
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        raise CardError("invalid_signature", "iat missing")
+    if abs(time.time() - iat) > settings.IDP_CARD_REQUEST_SKEW_SECONDS:
+        raise CardError("stale_request", f"iat {iat}")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 16 <= len(jti) <= 128:
+        raise CardError("invalid_signature", "jti missing or of a bad length")
+    bsh = claims.get("bsh")
+    if not isinstance(bsh, str) or not hmac.compare_digest(
+        bsh.encode(), body_hash(request.body).encode()
+    ):
+        raise CardError("invalid_signature", "bsh differs from the body (tampered payload)")
+
+
+def _touch(device: CardDevice) -> None:
+    """Remember when the device was last used, at most once a minute (keeps the row cool)."""
+    now = timezone.now()
+    if device.last_used_at is None or now - device.last_used_at >= _LAST_USED_INTERVAL:
+        CardDevice.objects.filter(pk=device.pk).update(last_used_at=now)
+        device.last_used_at = now

@@ -1,0 +1,176 @@
+"""Enrolled devices: registration, the PIN attempt counter, revocation, unblocking.
+
+Rules from docs/design/card-app.md: a professional has at most ``IDP_CARD_MAX_DEVICES`` usable
+devices; a credential expires ``IDP_CARD_CREDENTIAL_DAYS`` after activation; ``
+IDP_CARD_MAX_PIN_FAILURES`` consecutive wrong PINs block the device until re-activation or an
+administrator unblocks it. Counters move with conditional UPDATEs and F() expressions so that
+concurrent requests all count (architecture habit 4).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from idp.accounts.models import Professional
+from idp.audit import journal
+from idp.audit.tags import EventTag
+from idp.authn.card import pin as pins
+from idp.authn.card.errors import CardError
+from idp.authn.card.models import CardDevice
+
+NAME_MAX = 64
+
+
+def usable(professional: Professional) -> list[CardDevice]:
+    """The professional's devices that can approve now (not revoked, blocked or expired)."""
+    return list(
+        CardDevice.objects.filter(
+            professional=professional,
+            revoked_at__isnull=True,
+            blocked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        ).order_by("created_at")
+    )
+
+
+def clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+        raise CardError("invalid_request", "device name of 1 to 64 characters required")
+    return " ".join(name.split())
+
+
+def register(
+    professional: Professional,
+    *,
+    jwk: dict[str, Any],
+    kid: str,
+    name: str,
+    pin: str,
+    method: str,
+    push: dict[str, Any] | None = None,
+    request: Any = None,
+) -> CardDevice:
+    """Enrol a new device (called inside the activation's transaction).
+
+    Raises ``weak_pin``, ``too_many_devices`` or ``invalid_request`` (a key already enrolled).
+    """
+    name = clean_name(name)
+    try:
+        pins.check_policy(pin)
+    except pins.WeakPin as exc:
+        raise CardError("weak_pin", exc.reason) from exc
+    if CardDevice.objects.filter(kid=kid).exists():
+        raise CardError("invalid_request", "this key is already enrolled")
+    # Serialise enrolments of one professional so the maximum holds under concurrency.
+    Professional.objects.select_for_update().filter(pk=professional.pk).first()
+    if len(usable(professional)) >= settings.IDP_CARD_MAX_DEVICES:
+        raise CardError("too_many_devices", f"max {settings.IDP_CARD_MAX_DEVICES}")
+    salt = pins.new_salt()
+    now = timezone.now()
+    device = CardDevice.objects.create(
+        professional=professional,
+        name=name,
+        kid=kid,
+        public_jwk=jwk,
+        pin_salt=salt,
+        pin_hash=pins.hash_pin(pin, salt),
+        expires_at=now + timedelta(days=settings.IDP_CARD_CREDENTIAL_DAYS),
+        push=push,
+        activated_by=method,
+        last_used_at=now,
+    )
+    journal.record(
+        EventTag.AUTHN_CARD_ACTIVATED,
+        actor=f"professional:{professional.sub}",
+        subject=f"card_device:{device.kid}",
+        request=request,
+        data={"method": method, "name": name, "expires_at": device.expires_at},
+    )
+    return device
+
+
+def check_pin(device: CardDevice, pin: Any, *, request: Any = None) -> bool:
+    """Compare the PIN; count a failure (blocking at the limit) or reset the counter.
+
+    Returns whether it matched. A device blocked meanwhile (a concurrent wrong PIN reached the
+    limit) never matches.
+    """
+    if isinstance(pin, str) and pins.matches(pin, device.pin_salt, device.pin_hash):
+        reset = CardDevice.objects.filter(pk=device.pk, blocked_at__isnull=True)
+        if device.pin_failures:
+            return reset.update(pin_failures=0) == 1
+        return reset.exists()
+    limit = settings.IDP_CARD_MAX_PIN_FAILURES
+    now = timezone.now()
+    with transaction.atomic():
+        CardDevice.objects.filter(pk=device.pk).update(pin_failures=F("pin_failures") + 1)
+        blocked = (
+            CardDevice.objects.filter(
+                pk=device.pk, blocked_at__isnull=True, pin_failures__gte=limit
+            ).update(blocked_at=now)
+            == 1
+        )
+    device.refresh_from_db(fields=["pin_failures", "blocked_at"])
+    if blocked:
+        journal.record(
+            EventTag.AUTHN_CARD_DEVICE_BLOCKED,
+            actor=f"professional:{device.professional.sub}",
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data={"pin_failures": device.pin_failures},
+        )
+    return False
+
+
+def revoke(device: CardDevice, *, actor: str, reason: str, request: Any = None) -> bool:
+    """Revoke a device for good (it can no longer sign anything); False if it already was."""
+    done = (
+        CardDevice.objects.filter(pk=device.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason=reason[:40]
+        )
+        == 1
+    )
+    if done:
+        journal.record(
+            EventTag.AUTHN_CARD_DEVICE_REVOKED,
+            actor=actor,
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data={"reason": reason, "professional": device.professional.sub},
+        )
+    device.refresh_from_db(fields=["revoked_at", "revoked_reason"])
+    return done
+
+
+def unblock(device: CardDevice, *, actor: str, request: Any = None) -> bool:
+    """An administrator lifts a PIN block (after checking who the holder is)."""
+    done = (
+        CardDevice.objects.filter(
+            pk=device.pk, blocked_at__isnull=False, revoked_at__isnull=True
+        ).update(blocked_at=None, pin_failures=0)
+        == 1
+    )
+    if done:
+        journal.record(
+            EventTag.AUTHN_CARD_DEVICE_UNBLOCKED,
+            actor=actor,
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data={"professional": device.professional.sub},
+        )
+    device.refresh_from_db(fields=["blocked_at", "pin_failures"])
+    return done
+
+
+def revoke_all(professional: Professional, *, actor: str, reason: str) -> int:
+    """Revoke every device of a professional (deactivation by the registry, for instance)."""
+    count = 0
+    for device in CardDevice.objects.filter(professional=professional, revoked_at__isnull=True):
+        count += revoke(device, actor=actor, reason=reason)
+    return count
