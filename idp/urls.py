@@ -11,6 +11,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # The login journey: the authentication methods complete the provider's login transactions.
     path("login/", include("idp.authn.urls")),
+    # The card app's signed JSON API (docs/design/card-app.md).
+    path("api/card/v1/", include("idp.authn.card.api.urls")),
     # The issuer: {IDP_BASE_URL}/auth/realms/{IDP_REALM} (psc-compat.md § Endpoints).
     path(f"auth/realms/{settings.IDP_REALM}/", include(oidc_urls)),
     path("oidc/", include((oidc_urls.aliases, "oidc_alias"))),

@@ -8,7 +8,8 @@ paths to a second Django handler whose middleware is only what they need: the tr
 client address, the Host check, and SecurityMiddleware (HSTS, nosniff, referrer policy, https
 redirect). Pages (authorization, login, logout, admin) keep the full stack.
 
-The paths are the named routes of ``idp.oidc.urls`` under the issuer, resolved once.
+The paths are the named routes of ``idp.oidc.urls`` under the issuer, resolved once, and the
+card app's API (``/api/card/``), whose requests are signed by the device and carry no cookie.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ PROTOCOL_ROUTES = (
     "introspect",
     "revoke",
 )
+#: Path prefixes served through the lean stack: the card app's API (signed requests, no cookie).
+PROTOCOL_PREFIXES = ("/api/card/",)
 LEAN_MIDDLEWARE = (
     "idp.core.proxy.TrustedProxyMiddleware",
     "idp.core.protocol_handler.AllowedHostMiddleware",
@@ -84,5 +87,7 @@ class ProtocolRouter:
         return self._paths
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        handler = self.protocol if environ.get("PATH_INFO", "") in self.paths else self.pages
+        path = environ.get("PATH_INFO", "")
+        lean = path in self.paths or path.startswith(PROTOCOL_PREFIXES)
+        handler = self.protocol if lean else self.pages
         return handler(environ, start_response)

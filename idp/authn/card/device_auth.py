@@ -35,6 +35,19 @@ TYP = "card-request+jwt"
 ALGORITHM = "ES256"
 _MAX_HEADER = 4096
 _LAST_USED_INTERVAL = timedelta(minutes=1)
+#: The codes :func:`verify` raises (the API journals or counts them).
+SIGNATURE_ERRORS = frozenset(
+    {
+        "invalid_signature",
+        "stale_request",
+        "replayed_request",
+        "unknown_device",
+        "device_revoked",
+        "device_blocked",
+        "device_expired",
+        "account_inactive",
+    }
+)
 
 
 @dataclass(frozen=True)
