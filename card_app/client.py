@@ -116,6 +116,14 @@ class CardApp:
             )
         return self._state, self._key
 
+    def _check_issuer(self, issuer: str) -> None:
+        """Refuse a QR code issued by another server than the one this app talks to."""
+        if not issuer_matches(issuer, self.base_url):
+            raise CardAppError(
+                f"This QR code is for another server ({issuer}), not {self.base_url}. / "
+                "Ce QR code est destiné à un autre serveur."
+            )
+
     def url(self, path: str) -> str:
         """The absolute URL of an API path (also the ``htu`` signed for it)."""
         return f"{self.base_url}{API_PREFIX}{path}"
@@ -211,11 +219,7 @@ class CardApp:
         issuer = None
         if qr_uri is not None:
             qr = parse_activation_qr(qr_uri)
-            if not issuer_matches(qr.issuer, self.base_url):
-                raise CardAppError(
-                    f"This QR code is for {qr.issuer}, not {self.base_url}. / "
-                    "Ce QR code est destiné à un autre serveur."
-                )
+            self._check_issuer(qr.issuer)
             issuer, activation_code = qr.issuer, qr.code
         body: dict[str, Any]
         if activation_code is not None and activation_id is None:
@@ -301,11 +305,7 @@ class CardApp:
         sent (approving it would log someone in on another site).
         """
         qr = parse_login_qr(qr_uri)
-        if not issuer_matches(qr.issuer, self.base_url):
-            raise CardAppError(
-                f"This QR code is for {qr.issuer}, not {self.base_url}. / "
-                "Ce QR code est destiné à un autre serveur."
-            )
+        self._check_issuer(qr.issuer)
         return self._call("POST", "challenges/scan", {"qr": qr.uri})
 
     def approve(self, challenge_id: str, number: int | str, pin: str) -> dict[str, Any]:
