@@ -1,0 +1,61 @@
+"""The PIN attempt counter and device states (idp/authn/card/devices.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.audit.models import AuditEvent
+from idp.authn.card import devices
+from tests.accounts.factories import make_professional
+from tests.authn.card.helpers import PIN, enrol
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_right_pin_resets_the_counter():
+    device, _phone = enrol(make_professional())
+    assert not devices.check_pin(device, "0000")
+    device.refresh_from_db()
+    assert device.pin_failures == 1
+    assert devices.check_pin(device, PIN)
+    device.refresh_from_db()
+    assert device.pin_failures == 0
+    assert device.status == "active"
+
+
+def test_three_wrong_pins_in_a_row_block_the_device(settings):
+    settings.IDP_CARD_MAX_PIN_FAILURES = 3
+    device, _phone = enrol(make_professional())
+    for _ in range(3):
+        assert not devices.check_pin(device, "9999")
+    device.refresh_from_db()
+    assert device.status == "blocked"
+    assert AuditEvent.objects.filter(tag="authn:card:device_blocked").count() == 1
+    # Once blocked, even the right PIN does not match.
+    assert not devices.check_pin(device, PIN)
+
+
+def test_an_administrator_unblocks_and_the_counter_restarts():
+    device, _phone = enrol(make_professional())
+    for _ in range(3):
+        devices.check_pin(device, "9999")
+    assert devices.unblock(device, actor="admin:alice")
+    assert device.status == "active"
+    assert device.pin_failures == 0
+    assert devices.check_pin(device, PIN)
+    assert AuditEvent.objects.filter(tag="authn:card:device_unblocked").count() == 1
+
+
+def test_revocation_is_final_and_journaled_once():
+    device, _phone = enrol(make_professional())
+    assert devices.revoke(device, actor="admin:alice", reason="lost")
+    assert not devices.revoke(device, actor="admin:alice", reason="lost")
+    assert device.status == "revoked"
+    assert device not in devices.usable(device.professional)
+    assert AuditEvent.objects.filter(tag="authn:card:device_revoked").count() == 1
+
+
+def test_expired_credentials_are_not_usable():
+    device, _phone = enrol(make_professional(), days=0)
+    assert device.status == "expired"
+    assert devices.usable(device.professional) == []
