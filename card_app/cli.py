@@ -216,7 +216,7 @@ def _pick_challenge(app: CardApp, challenge_id: str | None) -> dict[str, Any] | 
 
 
 def _match_choice(text: str, choices: list[Any]) -> Any:
-    """The element of ``choices`` the holder typed (``"07"`` matches ``7`` and ``"07"``)."""
+    """The element of ``choices`` the holder typed (``"7"`` and ``"07"`` both match ``"07"``)."""
     for choice in choices:
         if str(choice) == text or (
             text.isdigit() and str(choice).isdigit() and int(text) == int(choice)
@@ -250,7 +250,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     if args.number is not None:
         number = _match_choice(args.number, choices) if choices else None
         if number is None:
-            number = int(args.number) if args.number.isdigit() else args.number
+            number = args.number  # not among the choices: the server will fail the request
     elif choices:
         number = _ask_number(choices)
     else:
@@ -331,7 +331,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     else:
         for session in sessions:
             clients = ", ".join(
-                str(c.get("name") or c.get("client_id")) if isinstance(c, dict) else str(c)
+                str(c.get("client_name") or c.get("client_id")) if isinstance(c, dict) else str(c)
                 for c in session.get("clients") or []
             )
             print(f"{session.get('sid')}  {session.get('acr')}  {session.get('auth_mode')}")

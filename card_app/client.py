@@ -39,9 +39,13 @@ def _encode(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _retry_after(response: requests.Response) -> int | None:
-    value = response.headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else None
+def _retry_after(response: requests.Response, data: Any = None) -> int | None:
+    """Seconds to wait: the ``Retry-After`` header (delay-seconds form), else the body's member."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return int(value)
+    member = data.get("retry_after") if isinstance(data, dict) else None
+    return member if isinstance(member, int) and not isinstance(member, bool) else None
 
 
 def _api_error(response: requests.Response) -> CardApiError:
@@ -56,7 +60,7 @@ def _api_error(response: requests.Response) -> CardApiError:
             data["error"],
             str(data.get("message") or ""),
             message_fr=data.get("message_fr") if isinstance(data.get("message_fr"), str) else None,
-            retry_after=_retry_after(response),
+            retry_after=_retry_after(response, data),
         )
     return CardApiError(
         response.status_code,
@@ -311,7 +315,8 @@ class CardApp:
     def approve(self, challenge_id: str, number: int | str, pin: str) -> dict[str, Any]:
         """``POST challenges/{id}/approve`` ``{number, pin}`` → ``{"status": "approved"}``.
 
-        ``number`` is the choice the holder picked (sent with the JSON type of ``choices``).
+        ``number`` is the choice the holder picked, sent as given: pass the element of the
+        challenge's ``choices`` (two-digit strings such as ``"07"``).
         A wrong number or PIN fails the challenge (``wrong_number``, ``wrong_pin``); the third
         consecutive wrong PIN blocks the device (``device_blocked`` afterwards).
         """

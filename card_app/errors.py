@@ -30,11 +30,19 @@ ERROR_CODES = frozenset(
         "wrong_pin",
         "rate_limited",
         "session_not_found",
+        # Beyond the design's list, in the server's catalogue (idp/authn/card/errors.py).
+        "account_inactive",
+        "no_device",
+        "too_many_pending",
+        "invalid_code",
+        "method_not_allowed",
     }
 )
 
 # The device can no longer sign anything useful: the holder must activate again.
-TERMINAL_DEVICE_CODES = frozenset({"unknown_device", "device_revoked", "device_expired"})
+TERMINAL_DEVICE_CODES = frozenset(
+    {"unknown_device", "device_revoked", "device_expired", "device_blocked"}
+)
 
 
 class CardAppError(Exception):
@@ -53,7 +61,8 @@ class CardApiError(CardAppError):
     """The server refused a request: HTTP ``status``, stable ``code``, English ``message``.
 
     ``message_fr`` is the server's French message when it sent one; ``retry_after`` the seconds
-    of a ``Retry-After`` header (RFC 9110 §10.2.3) on ``rate_limited``/``too_many_attempts``.
+    of a ``Retry-After`` header (RFC 9110 §10.2.3) or of the body's ``retry_after`` member, on
+    ``rate_limited``/``too_many_attempts``.
     """
 
     def __init__(

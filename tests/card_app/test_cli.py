@@ -229,7 +229,7 @@ def test_activation_error_is_reported_with_its_code(server, capsys):
 CHALLENGE = {
     "id": "ch1",
     "purpose": "login",
-    "choices": [12, 47, 83],
+    "choices": ["12", "07", "83"],
     "client_name": "Hôpital Test",
     "binding_message": None,
     "browser": "Firefox on Linux, 192.0.2.x",
@@ -241,21 +241,35 @@ CHALLENGE = {
 def test_approve_the_only_pending_challenge(server, activated, answers, capsys):
     server.add("GET", PREFIX + "challenges", 200, {"challenges": [CHALLENGE]})
     server.add("POST", PREFIX + "challenges/ch1/approve", 200, {"status": "approved"})
-    answers.extend(["99", "47", "2580"])  # 99 is not a choice: asked again
+    answers.extend(["99", "7", "2580"])  # 99 is not a choice: asked again
     assert cli.main(["approve"]) == 0
     out = capsys.readouterr().out
     assert "Hôpital Test" in out
     assert "Firefox on Linux" in out
-    assert "12   47   83" in out
+    assert "12   07   83" in out
     assert "Approved / Approuvé" in out
-    assert json.loads(body_bytes(server.last)) == {"number": 47, "pin": "2580"}
+    assert json.loads(body_bytes(server.last)) == {"number": "07", "pin": "2580"}
 
 
 def test_approve_with_options(server, activated, capsys):
     server.add("GET", PREFIX + "challenges", 200, {"challenges": [CHALLENGE]})
     server.add("POST", PREFIX + "challenges/ch1/approve", 200, {"status": "approved"})
-    assert cli.main(["approve", "ch1", "--number", "47", "--pin", "2580", "--json"]) == 0
+    assert cli.main(["approve", "ch1", "--number", "07", "--pin", "2580", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"status": "approved"}
+    assert json.loads(body_bytes(server.last))["number"] == "07"
+
+
+def test_approve_with_a_number_not_offered_still_answers(server, activated):
+    """A number not among the choices is sent: the server fails the challenge (fraud signal)."""
+    server.add("GET", PREFIX + "challenges", 200, {"challenges": [CHALLENGE]})
+    server.add(
+        "POST",
+        PREFIX + "challenges/ch1/approve",
+        403,
+        {"error": "wrong_number", "message": "Wrong number."},
+    )
+    assert cli.main(["approve", "--number", "55", "--pin", "2580"]) == 1
+    assert json.loads(body_bytes(server.last))["number"] == "55"
 
 
 def test_approve_a_scanned_qr(server, activated, capsys):
@@ -354,7 +368,15 @@ def test_sessions_and_logout_all(server, activated, capsys):
         "GET",
         PREFIX + "sessions",
         200,
-        {"sessions": [{"sid": "s1", "acr": "eidas2", "clients": [{"name": "Hôpital Test"}]}]},
+        {
+            "sessions": [
+                {
+                    "sid": "s1",
+                    "acr": "eidas2",
+                    "clients": [{"client_id": "c1", "client_name": "Hôpital Test"}],
+                }
+            ]
+        },
     )
     assert cli.main(["sessions"]) == 0
     assert "Hôpital Test" in capsys.readouterr().out

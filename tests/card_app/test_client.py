@@ -193,12 +193,12 @@ def test_devices_and_revoke(app, server, key, state):
 
 
 def test_pending_approve_deny(app, server, key, state):
-    challenge = {"id": "ch1", "purpose": "login", "choices": [12, 47, 83]}
+    challenge = {"id": "ch1", "purpose": "login", "choices": ["12", "47", "83"]}
     server.add("GET", PREFIX + "challenges", 200, {"challenges": [challenge]})
     assert app.pending() == [challenge]
     server.add("POST", PREFIX + "challenges/ch1/approve", 200, {"status": "approved"})
-    assert app.approve("ch1", 47, "2580") == {"status": "approved"}
-    assert json.loads(body_bytes(server.last)) == {"number": 47, "pin": "2580"}
+    assert app.approve("ch1", "47", "2580") == {"status": "approved"}
+    assert json.loads(body_bytes(server.last)) == {"number": "47", "pin": "2580"}
     claims = verify_signed(server.last, key, kid=state.kid)
     assert claims["htu"] == f"{BASE_URL}{PREFIX}challenges/ch1/approve"
     server.add("POST", PREFIX + "challenges/ch1/deny", 200, {"status": "denied"})
@@ -216,7 +216,7 @@ def test_ids_are_quoted_in_paths(app, server):
 
 def test_malformed_pin_is_not_sent(app, server):
     with pytest.raises(CardAppError, match="4 to 8"):
-        app.approve("ch1", 47, "25")
+        app.approve("ch1", "47", "25")
     assert server.requests == []
 
 
@@ -250,7 +250,7 @@ def test_api_errors_carry_the_servers_code_and_messages(app, server):
         {"error": "wrong_pin", "message": "Wrong PIN.", "message_fr": "Code PIN erroné."},
     )
     with pytest.raises(CardApiError) as caught:
-        app.approve("ch1", 47, "2580")
+        app.approve("ch1", "47", "2580")
     error = caught.value
     assert (error.status, error.code, error.message) == (403, "wrong_pin", "Wrong PIN.")
     assert error.message_fr == "Code PIN erroné."
@@ -269,6 +269,20 @@ def test_rate_limited_with_retry_after(server):
         CardApp(BASE_URL, session=server.session()).start_activation("1")
     assert caught.value.code == "rate_limited"
     assert caught.value.retry_after == 30
+
+
+def test_retry_after_from_the_body(server):
+    server.add(
+        "POST",
+        PREFIX + "activation/complete",
+        429,
+        {"error": "too_many_attempts", "message": "Later.", "retry_after": 600},
+    )
+    with pytest.raises(CardApiError) as caught:
+        CardApp(BASE_URL, session=server.session()).complete_activation(
+            pin="2580", device_name="P", activation_code="x"
+        )
+    assert caught.value.retry_after == 600
 
 
 def test_error_without_json_body(app, server):
