@@ -489,6 +489,9 @@ def _report(args: argparse.Namespace, exc: CardAppError) -> None:
             text += f" / {exc.message_fr}"
         if exc.retry_after:
             text += f" (retry in / réessayer dans {exc.retry_after} s)"
+        if isinstance(exc.details.get("attempts_left"), int):
+            left = exc.details["attempts_left"]
+            text += f"\nAttempts left / Essais restants : {left}"
         if exc.code in TERMINAL_DEVICE_CODES:
             text += "\nActivate this device again / Activez de nouveau cet appareil."
     else:

@@ -61,6 +61,7 @@ def _api_error(response: requests.Response) -> CardApiError:
             str(data.get("message") or ""),
             message_fr=data.get("message_fr") if isinstance(data.get("message_fr"), str) else None,
             retry_after=_retry_after(response, data),
+            details=data,
         )
     return CardApiError(
         response.status_code,
@@ -315,12 +316,15 @@ class CardApp:
     def approve(self, challenge_id: str, number: int | str, pin: str) -> dict[str, Any]:
         """``POST challenges/{id}/approve`` ``{number, pin}`` → ``{"status": "approved"}``.
 
-        ``number`` is the choice the holder picked, sent as given: pass the element of the
-        challenge's ``choices`` (two-digit strings such as ``"07"``).
+        ``number`` is the element of the challenge's ``choices`` the holder picked (two-digit
+        strings such as ``"07"``; an ``int`` is sent zero-padded). On ``wrong_pin`` the error's
+        ``details["attempts_left"]`` says how many tries remain before the device is blocked.
         A wrong number or PIN fails the challenge (``wrong_number``, ``wrong_pin``); the third
         consecutive wrong PIN blocks the device (``device_blocked`` afterwards).
         """
         check_format(pin)
+        if isinstance(number, int) and not isinstance(number, bool):
+            number = f"{number:02d}"  # the server compares two-digit strings
         path = f"challenges/{quote(challenge_id, safe='')}/approve"
         return self._call("POST", path, {"number": number, "pin": pin})
 

@@ -8,6 +8,8 @@ messages.
 
 from __future__ import annotations
 
+from typing import Any
+
 ERROR_CODES = frozenset(
     {
         "invalid_request",
@@ -62,7 +64,8 @@ class CardApiError(CardAppError):
 
     ``message_fr`` is the server's French message when it sent one; ``retry_after`` the seconds
     of a ``Retry-After`` header (RFC 9110 §10.2.3) or of the body's ``retry_after`` member, on
-    ``rate_limited``/``too_many_attempts``.
+    ``rate_limited``/``too_many_attempts``; ``details`` the whole error object (extra members
+    such as ``attempts_left`` on ``wrong_pin``).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class CardApiError(CardAppError):
         *,
         message_fr: str | None = None,
         retry_after: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}" if message else code)
         self.status = status
@@ -80,6 +84,7 @@ class CardApiError(CardAppError):
         self.message = message
         self.message_fr = message_fr
         self.retry_after = retry_after
+        self.details: dict[str, Any] = dict(details or {})
 
     def __repr__(self) -> str:
         return f"CardApiError(status={self.status}, code={self.code!r}, message={self.message!r})"

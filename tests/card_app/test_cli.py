@@ -299,10 +299,17 @@ def test_wrong_pin_is_exit_1(server, activated, capsys):
         "POST",
         PREFIX + "challenges/ch1/approve",
         403,
-        {"error": "wrong_pin", "message": "Wrong PIN.", "message_fr": "Code PIN erroné."},
+        {
+            "error": "wrong_pin",
+            "message": "Wrong PIN.",
+            "message_fr": "Code PIN erroné.",
+            "attempts_left": 1,
+        },
     )
     assert cli.main(["approve", "--number", "12", "--pin", "2580"]) == 1
-    assert "wrong_pin" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "wrong_pin" in err
+    assert "Attempts left / Essais restants : 1" in err
 
 
 def test_deny(server, activated, capsys):

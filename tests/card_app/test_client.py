@@ -247,7 +247,12 @@ def test_api_errors_carry_the_servers_code_and_messages(app, server):
         "POST",
         PREFIX + "challenges/ch1/approve",
         403,
-        {"error": "wrong_pin", "message": "Wrong PIN.", "message_fr": "Code PIN erroné."},
+        {
+            "error": "wrong_pin",
+            "message": "Wrong PIN.",
+            "message_fr": "Code PIN erroné.",
+            "attempts_left": 2,
+        },
     )
     with pytest.raises(CardApiError) as caught:
         app.approve("ch1", "47", "2580")
@@ -255,6 +260,13 @@ def test_api_errors_carry_the_servers_code_and_messages(app, server):
     assert (error.status, error.code, error.message) == (403, "wrong_pin", "Wrong PIN.")
     assert error.message_fr == "Code PIN erroné."
     assert error.retry_after is None
+    assert error.details["attempts_left"] == 2
+
+
+def test_an_integer_number_is_sent_as_two_digits(app, server):
+    server.add("POST", PREFIX + "challenges/ch1/approve", 200, {"status": "approved"})
+    app.approve("ch1", 7, "2580")
+    assert json.loads(body_bytes(server.last))["number"] == "07"
 
 
 def test_rate_limited_with_retry_after(server):
