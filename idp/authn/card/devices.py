@@ -148,6 +148,30 @@ def revoke(device: CardDevice, *, actor: str, reason: str, request: Any = None) 
     return done
 
 
+def rename(device: CardDevice, name: Any, *, actor: str, request: Any = None) -> CardDevice:
+    """The holder names the device (``invalid_request`` unless 1 to 64 characters)."""
+    name = clean_name(name)
+    if name != device.name:
+        old = device.name
+        CardDevice.objects.filter(pk=device.pk).update(name=name)
+        device.name = name
+        journal.record(
+            EventTag.AUTHN_CARD_DEVICE_RENAMED,
+            actor=actor,
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data={"old_name": old, "name": name},
+        )
+    return device
+
+
+def set_push(device: CardDevice, subscription: dict[str, Any] | None) -> CardDevice:
+    """Store the device's Web Push subscription (already validated), or None to stop push."""
+    CardDevice.objects.filter(pk=device.pk).update(push=subscription)
+    device.push = subscription
+    return device
+
+
 def unblock(device: CardDevice, *, actor: str, request: Any = None) -> bool:
     """An administrator lifts a PIN block (after checking who the holder is)."""
     done = (

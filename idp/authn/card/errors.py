@@ -80,6 +80,7 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "You have reached the maximum number of devices. Revoke one first.",
         "Vous avez atteint le nombre maximal d'appareils. Révoquez-en un d'abord.",
     ),
+    "device_not_found": (404, "No such device.", "Appareil introuvable."),
     "no_device": (
         404,
         "No active card app is enrolled for this identifier.",
