@@ -44,13 +44,21 @@ def browser_hash(secret: str) -> str:
     return hashing.keyed_hash(secret, purpose=_BROWSER_PURPOSE) if secret else ""
 
 
-def _numbers() -> tuple[str, list[str]]:
-    """The number on screen and the three choices the app offers (shuffled, distinct)."""
-    picked = _random.sample(range(10, 100), 3)
-    choices = [f"{n:02d}" for n in picked]
-    number = choices[0]
+def _numbers(shown: str = "") -> tuple[str, list[str]]:
+    """The number on screen and the three choices the app offers (shuffled, distinct).
+
+    ``shown`` is a number the other side already displays: a CIBA client's 2-digit
+    ``binding_message`` (PSC's usage); otherwise a fresh one is drawn.
+    """
+    decoys = [f"{n:02d}" for n in _random.sample(range(10, 100), 3) if f"{n:02d}" != shown]
+    number = shown or decoys.pop()
+    choices = [number, *decoys[:2]]
     _random.shuffle(choices)
     return number, choices
+
+
+def _is_two_digits(value: str) -> bool:
+    return len(value) == 2 and value.isascii() and value.isdigit()
 
 
 def _pending(professional: Professional) -> Any:
@@ -99,7 +107,14 @@ def create(
                 raise CardError("too_many_pending", f"professional {professional.pk}")
         else:
             qr_secret = hashing.new_secret(24)
-        number, choices = _numbers()
+        if purpose != ChallengePurpose.CIBA:
+            number, choices = _numbers()
+        elif _is_two_digits(binding_message):
+            number, choices = _numbers(binding_message)
+        else:
+            # A free-text binding message: the app shows it and the holder compares it with what
+            # the service displays; there is no number to pick.
+            number, choices = "", []
         challenge = CardChallenge.objects.create(
             purpose=purpose,
             professional=professional,
@@ -211,9 +226,12 @@ def _fail(challenge: CardChallenge, device: CardDevice, failure: str, request: A
 def approve(
     device: CardDevice, public_id: Any, *, number: Any, pin: Any, request: Any = None
 ) -> CardChallenge:
-    """The holder picked ``number`` and typed ``pin`` on ``device``; raises :class:`CardError`."""
+    """The holder picked ``number`` and typed ``pin`` on ``device``; raises :class:`CardError`.
+
+    A CIBA challenge with a free-text binding message has no number (``choices`` is empty).
+    """
     challenge = _holders_challenge(device, public_id)
-    if not isinstance(number, str) or number != challenge.number:
+    if challenge.number and (not isinstance(number, str) or number != challenge.number):
         _fail(challenge, device, "wrong_number", request)
         raise CardError("wrong_number", challenge.public_id[:16])
     if not devices.check_pin(device, pin, request=request):
