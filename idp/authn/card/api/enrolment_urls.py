@@ -1,5 +1,13 @@
-"""Routes of the card app API (see urls.py)."""
+"""Routes of the card app API: activation, this device and its siblings (see urls.py)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from idp.authn.card.api import enrolment
+
+urlpatterns = [
+    path("activation/start", enrolment.activation_start, name="activation_start"),
+    path("activation/complete", enrolment.activation_complete, name="activation_complete"),
+    path("device", enrolment.device, name="device"),
+    path("devices", enrolment.devices_list, name="devices"),
+    path("devices/<str:kid>", enrolment.device_revoke, name="device_revoke"),
+]
