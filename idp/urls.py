@@ -11,6 +11,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # The login journey: the authentication methods complete the provider's login transactions.
     path("login/", include("idp.authn.urls")),
+    # The holder's card app page: devices, revocation, activation by QR code.
+    path("account/card/", include("idp.authn.card.portal_urls")),
     # The card app's signed JSON API (docs/design/card-app.md).
     path("api/card/v1/", include("idp.authn.card.api.urls")),
     # The issuer: {IDP_BASE_URL}/auth/realms/{IDP_REALM} (psc-compat.md § Endpoints).
