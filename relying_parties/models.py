@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+#: OpenID CIBA Core 1.0 §4: the grant type of the token request that redeems an ``auth_req_id``.
+CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
+
 
 class Client(models.Model):
     class AuthMethod(models.TextChoices):
@@ -25,6 +28,13 @@ class Client(models.Model):
     class ApplicationType(models.TextChoices):
         WEB = "web"
         NATIVE = "native"
+
+    class CibaMode(models.TextChoices):
+        """OpenID CIBA Core 1.0 §5: how the client learns the result (push is not offered)."""
+
+        DISABLED = "", _("disabled")
+        POLL = "poll", _("poll")
+        PING = "ping", _("ping")
 
     class SigningAlg(models.TextChoices):
         RS256 = "RS256"
@@ -54,6 +64,19 @@ class Client(models.Model):
     post_logout_redirect_uris = models.JSONField(default=list, blank=True)
     backchannel_logout_uri = models.URLField(blank=True, default="")
     backchannel_logout_session_required = models.BooleanField(default=True)
+
+    # OpenID CIBA Core 1.0 §4 (backchannel_token_delivery_mode, backchannel_client_notification_
+    # endpoint): the card app approves requests the client sends without a browser.
+    ciba_mode = models.CharField(
+        _("CIBA token delivery mode"),
+        max_length=10,
+        choices=CibaMode.choices,
+        blank=True,
+        default=CibaMode.DISABLED,
+    )
+    ciba_notification_endpoint = models.URLField(
+        _("CIBA client notification endpoint"), max_length=1000, blank=True, default=""
+    )
 
     grant_types = models.JSONField(default=list, blank=True)
     response_types = models.JSONField(default=list, blank=True)
@@ -98,8 +121,10 @@ class Client(models.Model):
         return f"{self.name} ({self.client_id})"
 
     def clean(self) -> None:
-        """A registered JWKS holds public keys only (RFC 7591 §2: the client's *public* keys)."""
+        """A registered JWKS holds public keys only (RFC 7591 §2: the client's *public* keys);
+        CIBA settings are consistent (OpenID CIBA Core 1.0 §4)."""
         super().clean()
+        self._clean_ciba()
         if self.jwks:
             try:
                 keyset = KeySet.import_key_set(self.jwks)
@@ -111,3 +136,31 @@ class Client(models.Model):
                 raise ValidationError(
                     {"jwks": _("The key set holds a private key: register the public keys only.")}
                 )
+
+    def _clean_ciba(self) -> None:
+        """CIBA needs its grant type, a confidential client, and in ping mode an endpoint."""
+        grant_types = self.grant_types if isinstance(self.grant_types, list) else []
+        has_grant = CIBA_GRANT_TYPE in grant_types
+        if not self.ciba_mode:
+            if has_grant:
+                raise ValidationError(
+                    {"ciba_mode": _("The CIBA grant type is listed: choose a CIBA mode.")}
+                )
+            if self.ciba_notification_endpoint:
+                raise ValidationError(
+                    {"ciba_notification_endpoint": _("Only for the CIBA ping mode.")}
+                )
+            return
+        if not has_grant:
+            raise ValidationError(
+                {"grant_types": _("CIBA needs the grant type %s.") % CIBA_GRANT_TYPE}
+            )
+        if self.token_endpoint_auth_method == self.AuthMethod.NONE:
+            # CIBA Core §4: the client authenticates; a public client cannot.
+            raise ValidationError({"ciba_mode": _("A public client cannot use CIBA.")})
+        if self.ciba_mode == self.CibaMode.PING and not self.ciba_notification_endpoint:
+            raise ValidationError(
+                {"ciba_notification_endpoint": _("The ping mode needs a notification endpoint.")}
+            )
+        if self.ciba_mode == self.CibaMode.POLL and self.ciba_notification_endpoint:
+            raise ValidationError({"ciba_notification_endpoint": _("Only for the CIBA ping mode.")})

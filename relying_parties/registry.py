@@ -52,6 +52,9 @@ class RegisteredClient:
     access_token_lifetime: int
     refresh_token_lifetime: int
     id_token_lifetime: int
+    #: OpenID CIBA Core 1.0 §4: "" (disabled), "poll" or "ping", and the ping endpoint.
+    ciba_mode: str = ""
+    ciba_notification_endpoint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,6 +94,8 @@ class RegisteredClient:
             refresh_token_lifetime=client.refresh_token_lifetime
             or settings.IDP_REFRESH_TOKEN_SECONDS,
             id_token_lifetime=client.id_token_lifetime or settings.IDP_ID_TOKEN_SECONDS,
+            ciba_mode=client.ciba_mode,
+            ciba_notification_endpoint=client.ciba_notification_endpoint,
         )
 
 

@@ -1,6 +1,6 @@
 """Machine-to-machine endpoints served through a lean middleware stack.
 
-The token, UserInfo, introspection, revocation, discovery and JWKS endpoints are called by
+The token, UserInfo, introspection, revocation, CIBA, discovery and JWKS endpoints are called by
 relying parties' servers, thousands of times a second, and use neither sessions, users, CSRF,
 messages, locale negotiation nor HTML: through Django's full middleware stack, that stack cost
 more than the views themselves (docs/benchmarks.md). So the WSGI entry point routes those exact
@@ -32,6 +32,7 @@ PROTOCOL_ROUTES = (
     "userinfo",
     "introspect",
     "revoke",
+    "ciba",
 )
 #: Path prefixes served through the lean stack: the card app's API (signed requests, no cookie).
 PROTOCOL_PREFIXES = ("/api/card/",)

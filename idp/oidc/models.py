@@ -195,3 +195,67 @@ class LogoutDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"logout of {self.sid[:8]}… to {self.client_id}"
+
+
+#: Label of the keyed hash under which an ``auth_req_id`` is stored (and its card challenge's
+#: ``reference``): OpenID CIBA Core 1.0 §7.3, the identifier is a bearer-like handle.
+AUTH_REQ_ID_HASH_PURPOSE = "ciba_auth_req_id"
+
+
+class CibaRequest(models.Model):
+    """A backchannel authentication request (OpenID CIBA Core 1.0 §7) answered on the card app.
+
+    The ``auth_req_id`` is found by its keyed hash. In ping mode the notification (§10.2) must
+    carry the ``auth_req_id`` and the client's ``client_notification_token`` in clear, so those
+    two are kept encrypted (idp.core.crypto) in ``ping_secrets_encrypted`` until the ping is
+    delivered or abandoned, then wiped; a poll-mode row holds no secret at all. The delivery
+    state lives on the row: one notification per request, retried with backoff by the worker.
+    """
+
+    class Mode(models.TextChoices):
+        POLL = "poll"
+        PING = "ping"
+
+    auth_req_id_hash = models.CharField(max_length=64, unique=True)
+    # Every token issued for this request carries this grant id (revocation of the whole grant).
+    grant_id = models.CharField(max_length=64, unique=True, default=new_opaque_id)
+    client_id = models.CharField(max_length=100)
+    professional = models.ForeignKey("accounts.Professional", on_delete=models.CASCADE)
+    challenge = models.OneToOneField(
+        "authn.CardChallenge", on_delete=models.CASCADE, related_name="ciba_request"
+    )
+    scope = models.TextField()
+    acr = models.CharField(max_length=20)
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    ping_secrets_encrypted = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    # §7.3 interval; grows by 5 s at each slow_down (§11).
+    interval = models.PositiveSmallIntegerField(default=5)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    # Tokens were issued: the auth_req_id is spent (§11 invalid_grant afterwards).
+    issued_at = models.DateTimeField(null=True, blank=True)
+    # Ping delivery (§10.2): due when ping_next_attempt_at is set and neither done nor abandoned.
+    ping_attempts = models.PositiveSmallIntegerField(default=0)
+    ping_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    ping_delivered_at = models.DateTimeField(null=True, blank=True)
+    ping_abandoned_at = models.DateTimeField(null=True, blank=True)
+    ping_last_error = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        verbose_name = "CIBA request"
+        verbose_name_plural = "CIBA requests"
+        indexes = [
+            models.Index(
+                fields=["ping_next_attempt_at"],
+                name="oidc_ciba_ping_due",
+                condition=models.Q(
+                    ping_next_attempt_at__isnull=False,
+                    ping_delivered_at__isnull=True,
+                    ping_abandoned_at__isnull=True,
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"CIBA request of {self.client_id} ({self.mode}, grant {self.grant_id[:8]}…)"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 from dataclasses import dataclass
@@ -143,6 +144,37 @@ def post_form(
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/json",
                 "User-Agent": "Caducee-OP/1 (backchannel-logout)",
+                "Cache-Control": "no-store",
+            },
+        )
+        response = conn.getresponse()
+        return response.status, response.read(MAX_RESPONSE_BYTES)
+    finally:
+        conn.close()
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    bearer: str,
+    timeout: float,
+    allow_private: bool,
+) -> tuple[int, bytes]:
+    """POST ``payload`` as JSON with ``Authorization: Bearer <bearer>`` (the CIBA ping, OpenID
+    CIBA Core 1.0 §10.2), under the same rules and exceptions as :func:`post_form`."""
+    destination = resolve(url, allow_private=allow_private)
+    body = json.dumps(payload).encode("utf-8")
+    conn = _connection(destination, timeout)
+    try:
+        conn.request(
+            "POST",
+            destination.target,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {bearer}",
+                "User-Agent": "Caducee-OP/1 (ciba-ping)",
                 "Cache-Control": "no-store",
             },
         )

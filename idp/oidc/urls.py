@@ -6,7 +6,7 @@ under ``oidc/`` (clean aliases).
 
 from django.urls import path
 
-from idp.oidc.views import authorize, discovery, logout, resources, token
+from idp.oidc.views import authorize, ciba, discovery, logout, resources, token
 
 app_name = "oidc"
 
@@ -32,6 +32,8 @@ urlpatterns = [
     path(f"{PROTOCOL}revoke", resources.revoke, name="revoke"),
     path(f"{PROTOCOL}userinfo", resources.userinfo, name="userinfo"),
     path(f"{PROTOCOL}logout", logout.logout, name="logout"),
+    # OpenID CIBA Core 1.0 §7, at PSC's (Keycloak's) path.
+    path(f"{PROTOCOL}ext/ciba/auth", ciba.backchannel_authentication, name="ciba"),
 ]
 
 aliases = [

@@ -1,5 +1,5 @@
-"""Token endpoint grants: authorization_code (RFC 6749 §4.1.3), refresh_token (§6) and
-client_credentials (§4.4).
+"""Token endpoint grants: authorization_code (RFC 6749 §4.1.3), refresh_token (§6),
+client_credentials (§4.4) and CIBA (OpenID CIBA Core 1.0 §10.1, poll and ping modes).
 
 Each grant takes the form parameters and the authenticated client and returns the JSON body of a
 successful token response shaped as Pro Santé Connect's (Keycloak): ``access_token, expires_in,
@@ -36,6 +36,7 @@ from idp.oidc.models import (
     SessionClient,
     SsoSession,
 )
+from idp.oidc.protocol import ciba as ciba_protocol
 from idp.oidc.protocol.client_auth import ClientAuthentication
 from idp.oidc.protocol.errors import (
     InvalidGrant,
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a grant type name)
 CLIENT_CREDENTIALS = "client_credentials"
+CIBA = ciba_protocol.GRANT_TYPE
 
 
 # RFC 7636 §4.1: code_verifier = 43*128unreserved.
@@ -480,8 +482,100 @@ def client_credentials(
     return _token_body(access, scope=scope)
 
 
+# --- CIBA (OpenID CIBA Core 1.0 §10.1, §11) -------------------------------------------------------
+
+
+def ciba(params: Mapping[str, str], auth: ClientAuthentication, request: Any = None) -> dict:
+    """Redeem an approved ``auth_req_id`` once: an SSO session for what happened on the card app
+    (acr eidas2, amr pop pin mfa, authMode MOBILE), then tokens as a code exchange gives them.
+
+    While the professional has not answered: authorization_pending / slow_down; then
+    access_denied or expired_token (:func:`ciba_protocol.ready_request`). No nonce (§7.1 has
+    none); the ID token's ``urn:openid:params:jwt:claim:auth_req_id`` is for push mode only
+    (§10.3.1), which is not offered.
+    """
+    client = auth.client
+    row = ciba_protocol.ready_request(params, auth)
+    professional = tokens.cached_professional(row.professional_id)
+    if professional is None or not professional.is_active:
+        raise InvalidGrant(detail="professional not active")
+    now = timezone.now()
+    scope = row.scope
+    amr = list(ciba_protocol.AMR)
+    with transaction.atomic():
+        if not ciba_protocol.consume(row, now):
+            raise InvalidGrant(detail="auth_req_id already redeemed or expired")
+        session = sessions.start(
+            None,
+            professional=row.professional,
+            acr=row.acr,
+            amr=amr,
+            auth_mode=ciba_protocol.AUTH_MODE,
+        )
+        auth_time = session.auth_time
+        access = tokens.issue_access_token(
+            client=client,
+            scope=scope,
+            professional=professional,
+            gid=row.grant_id,
+            sid=session.sid,
+            auth_time=auth_time,
+            acr=row.acr,
+            auth_mode=session.auth_mode,
+            x5t_s256=auth.x5t_s256,
+        )
+        id_token = tokens.issue_id_token(
+            client=client,
+            professional=professional,
+            access_token=access.value,
+            nonce="",
+            auth_time=auth_time,
+            acr=row.acr,
+            amr=amr,
+            sid=session.sid,
+        ).value
+        refresh = ""
+        refresh_expires_at = None
+        if REFRESH_TOKEN in client.grant_types:
+            refresh_expires_at = _refresh_expiry(now, client.refresh_token_lifetime, session)
+            refresh = _new_refresh_token(
+                client_id=client.client_id,
+                grant_id=row.grant_id,
+                professional_id=row.professional_id,
+                session=session,
+                scope=scope,
+                claims=None,
+                acr=row.acr,
+                amr=amr,
+                auth_time=auth_time,
+                x5t_s256=auth.x5t_s256,
+                now=now,
+                expires_at=refresh_expires_at,
+            )
+        SessionClient.objects.get_or_create(session=session, client_id=client.client_id)
+        _audit_issued(
+            CIBA,
+            auth,
+            professional.sub,
+            {"grant_id": row.grant_id, "jti": access.claims["jti"], "scope": scope},
+            request,
+        )
+    refresh_expires_in = (
+        max(0, int((refresh_expires_at - now).total_seconds())) if refresh_expires_at else 0
+    )
+    return _token_body(
+        access,
+        refresh=refresh,
+        refresh_expires_in=refresh_expires_in,
+        id_token=id_token,
+        sid=session.sid,
+        scope=scope,
+    )
+
+
 _GRANTS: dict[str, Callable[..., dict]] = {
     AUTHORIZATION_CODE: authorization_code,
     REFRESH_TOKEN: refresh_token,
     CLIENT_CREDENTIALS: client_credentials,
+    CIBA: ciba,
 }

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from idp.accounts.userinfo import TOP_LEVEL_KEYS
 from idp.oidc.keys import KeyStore
+from idp.oidc.protocol import ciba
 from idp.oidc.protocol.authorize import PROMPT_VALUES, RESPONSE_MODES
 from idp.oidc.protocol.client_auth import ASSERTION_ALGORITHMS
 
@@ -88,7 +89,12 @@ def openid_configuration(keystore: KeyStore) -> dict[str, Any]:
         "response_types_supported": ["code"],
         # OAuth 2.0 Form Post Response Mode; fragment is for implicit flows, not offered.
         "response_modes_supported": sorted(RESPONSE_MODES, key=("query", "form_post").index),
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            ciba.GRANT_TYPE,
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing_algs,
         "userinfo_signing_alg_values_supported": signing_algs,
@@ -118,6 +124,11 @@ def openid_configuration(keystore: KeyStore) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
         "frontchannel_logout_session_supported": False,
+        # OpenID CIBA Core 1.0 §4: poll and ping through the card app; no signed requests
+        # (backchannel_authentication_request_signing_alg_values_supported omitted), no user_code.
+        "backchannel_authentication_endpoint": endpoint_url("oidc:ciba"),
+        "backchannel_token_delivery_modes_supported": list(ciba.MODES),
+        "backchannel_user_code_parameter_supported": False,
         # RFC 8705 §3.3.
         "tls_client_certificate_bound_access_tokens": True,
         "ui_locales_supported": ["fr", "en"],
