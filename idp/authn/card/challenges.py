@@ -143,6 +143,13 @@ def qr_uri(challenge: CardChallenge, qr_secret: str) -> str:
     return f"{QR_SCHEME}://login?{query}"
 
 
+def qr_secret_matches(challenge: CardChallenge, qr_secret: str) -> bool:
+    """Is ``qr_secret`` the one the challenge's QR code carries (to show the QR again)?"""
+    return bool(qr_secret and challenge.qr_secret_hash) and hashing.matches(
+        qr_secret, challenge.qr_secret_hash, purpose=_QR_PURPOSE
+    )
+
+
 def describe(challenge: CardChallenge) -> dict[str, Any]:
     """The challenge as the app shows it (never the number itself)."""
     return {
