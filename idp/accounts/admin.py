@@ -5,8 +5,9 @@ exercices, activities, correspondence email and mobile), so the admin shows it r
 edited mobile number would be a way to take over the card app's activation. Administrators act on
 professionals only through the *suspend* and *reactivate* actions, which ask for a reason on an
 intermediate page and go through ``idp.accounts.services`` (state change + audit event, actor
-``admin:<username>``). Nothing is deleted from the admin: departures are deactivations, done by the
-registry synchronisation.
+``admin:<username>``), and the *issue a card app activation code* action (in-person enrolment,
+``idp.authn.card.activation``; the code is shown once). Nothing is deleted from the admin:
+departures are deactivations, done by the registry synchronisation.
 
 The site is the project's OTP admin site (``idp.core.admin_site``); ``admin.register`` targets it.
 """
@@ -27,9 +28,14 @@ from django.utils.translation import ngettext_lazy
 
 from idp.accounts import codes, services
 from idp.accounts.models import Activity, Exercice, OtherId, Professional
+from idp.authn.card import activation
+from idp.authn.card.errors import CardError
+from idp.authn.card.models import ActivationMethod
 from idp.core.admin_mixins import ReadOnlyAdminMixin
 
 SUSPEND_PERMISSION = "accounts.suspend_professional"
+# Issuing a card app activation code lets its bearer enrol a phone as this professional.
+CARD_ACTIVATION_PERMISSION = "authn.add_cardactivation"
 
 
 class ReasonForm(forms.Form):
@@ -112,7 +118,7 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) over two million rows on every page is wasteful
     ordering = ("id_nat",)
-    actions = ("suspend_selected", "reactivate_selected")
+    actions = ("suspend_selected", "reactivate_selected", "issue_card_activation_code")
     inlines = (OtherIdInline, ExerciceInline)
     readonly_fields = ("sub", "status", "activities_summary", "created_at", "updated_at")
     fieldsets = (
@@ -159,6 +165,9 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_suspend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(SUSPEND_PERMISSION)
+
+    def has_issue_card_code_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(CARD_ACTIVATION_PERMISSION)
 
     # --- columns ----------------------------------------------------------------------------------
 
@@ -229,6 +238,47 @@ class ProfessionalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "%(count)d professionals reactivated.",
                 "count",
             ),
+        )
+
+    @admin.action(
+        description=_("Issue a card app activation code"), permissions=["issue_card_code"]
+    )
+    def issue_card_activation_code(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """An in-person activation code for one professional, shown once in a message.
+
+        Check the holder's identity first: whoever has the code can enrol a phone in their name.
+        """
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(
+                request, _("Select exactly one professional to issue a code."), messages.ERROR
+            )
+            return
+        professional = selected[0]
+        try:
+            issued = activation.issue_code(
+                professional,
+                ActivationMethod.ADMIN,
+                actor=f"admin:{request.user.get_username()}",
+                request=request,
+            )
+        except CardError as exc:
+            self.message_user(
+                request, f"{professional.id_nat}: {exc.message('en')}", messages.ERROR
+            )
+            return
+        self.message_user(
+            request,
+            _(
+                "Card app activation code for %(professional)s: %(code)s (single use, valid "
+                "until %(expires)s). Give it to the holder in person; it will not be shown again."
+            )
+            % {
+                "professional": professional,
+                "code": issued.code,
+                "expires": issued.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+            messages.SUCCESS,
         )
 
     def _status_action(
