@@ -64,6 +64,8 @@ class ClientForm(forms.ModelForm):
             "post_logout_redirect_uris",
             "backchannel_logout_uri",
             "backchannel_logout_session_required",
+            "ciba_mode",
+            "ciba_notification_endpoint",
             "grant_types",
             "response_types",
             "allowed_scopes",
@@ -97,6 +99,16 @@ class ClientForm(forms.ModelForm):
 
     def clean_post_logout_redirect_uris(self) -> list[str]:
         return self._uris("post_logout_redirect_uris", "post-logout redirect URI")
+
+    def clean_ciba_notification_endpoint(self) -> str:
+        """Validated like a back-channel logout URI: the provider POSTs to it (CIBA §10.2)."""
+        uri = self.cleaned_data.get("ciba_notification_endpoint") or ""
+        if uri:
+            try:
+                validate_uri(uri, what="CIBA notification endpoint")
+            except CommandError as exc:
+                raise ValidationError(str(exc)) from None
+        return uri
 
     def clean_backchannel_logout_uri(self) -> str:
         uri = self.cleaned_data.get("backchannel_logout_uri") or ""

@@ -84,6 +84,7 @@ def test_openid_configuration_values(client):
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:openid:params:grant-type:ciba",
     ]
     assert document["subject_types_supported"] == ["public"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
@@ -110,8 +111,8 @@ def test_openid_configuration_values(client):
     assert document["frontchannel_logout_supported"] is False
     assert document["tls_client_certificate_bound_access_tokens"] is True
     assert document["ui_locales_supported"] == ["fr", "en"]
-    # CIBA is a later issue: not advertised until it exists.
-    assert "backchannel_authentication_endpoint" not in document
+    # CIBA (poll and ping): tests/oidc/test_ciba_discovery.py.
+    assert document["backchannel_token_delivery_modes_supported"] == ["poll", "ping"]
     for claim in ("sub", "acr", "SubjectNameID", "SubjectRefPro", "otherIds", "authMode"):
         assert claim in document["claims_supported"]
     # What is advertised is what the endpoints accept (no second list to drift).

@@ -5,6 +5,14 @@ Example::
     manage.py create_client --name "DMP" --redirect-uri https://dmp.example.fr/cb \\
         --grant-type authorization_code --grant-type refresh_token --scope openid --scope scope_all
 
+CIBA (OpenID CIBA Core 1.0, the card app approves a request the service sends without a browser)::
+
+    manage.py create_client --name "Logiciel" --grant-type refresh_token --ciba-mode ping \\
+        --ciba-notification-endpoint https://logiciel.example.fr/ciba/notify
+
+``--ciba-mode`` adds the CIBA grant type; the notification endpoint (ping mode only) follows the
+rules of back-channel logout URIs.
+
 The secret is printed once and never stored in clear (only its keyed hash: idp.core.hashing);
 ``--json`` prints one JSON object for scripts. Redirect URIs follow RFC 6749 §3.1.2 and OAuth 2.0
 Security BCP (RFC 9700 §4.1): absolute, https (plain http only on a loopback IP, RFC 8252 §7.3),
@@ -26,10 +34,10 @@ from joserfc.jwk import KeySet
 
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
-from relying_parties.models import Client
+from relying_parties.models import CIBA_GRANT_TYPE, Client
 from relying_parties.registry import create_client
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", CIBA_GRANT_TYPE)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -84,6 +92,15 @@ class Command(BaseCommand):
             "--scope", action="append", dest="scopes", help="Repeatable. Default: openid scope_all."
         )
         parser.add_argument("--backchannel-logout-uri", default="")
+        parser.add_argument(
+            "--ciba-mode",
+            choices=[m for m in Client.CibaMode.values if m],
+            default="",
+            help="Enable CIBA (OpenID CIBA Core 1.0) in poll or ping mode.",
+        )
+        parser.add_argument(
+            "--ciba-notification-endpoint", default="", help="https URI (CIBA ping mode)."
+        )
         parser.add_argument("--jwks-file", type=Path, help="Public JWKS (private_key_jwt).")
         parser.add_argument("--tls-subject-dn", default="", help="RFC 4514 DN (tls_client_auth).")
         parser.add_argument("--id-token-alg", choices=Client.SigningAlg.values, default="RS256")
@@ -141,6 +158,20 @@ class Command(BaseCommand):
         backchannel = options["backchannel_logout_uri"]
         if backchannel:
             validate_uri(backchannel, what="back-channel logout URI")
+        ciba_mode = options.get("ciba_mode") or ""
+        ciba_endpoint = options.get("ciba_notification_endpoint") or ""
+        if ciba_endpoint:
+            validate_uri(ciba_endpoint, what="CIBA notification endpoint")
+        if ciba_mode and CIBA_GRANT_TYPE not in grant_types:
+            grant_types = [*grant_types, CIBA_GRANT_TYPE]
+        if CIBA_GRANT_TYPE in grant_types and not ciba_mode:
+            raise CommandError(f"{CIBA_GRANT_TYPE} needs --ciba-mode (poll or ping).")
+        if ciba_mode == "ping" and not ciba_endpoint:
+            raise CommandError("--ciba-mode ping needs --ciba-notification-endpoint.")
+        if ciba_endpoint and ciba_mode != "ping":
+            raise CommandError("--ciba-notification-endpoint is only for --ciba-mode ping.")
+        if ciba_mode and method == Client.AuthMethod.NONE:
+            raise CommandError("A public client (none) cannot use CIBA.")
         if "authorization_code" in grant_types and not redirect_uris:
             raise CommandError("authorization_code needs at least one --redirect-uri.")
         if method == Client.AuthMethod.NONE and "client_credentials" in grant_types:
@@ -175,6 +206,8 @@ class Command(BaseCommand):
             "redirect_uris": redirect_uris,
             "post_logout_redirect_uris": post_logout,
             "backchannel_logout_uri": backchannel,
+            "ciba_mode": ciba_mode,
+            "ciba_notification_endpoint": ciba_endpoint,
             "grant_types": grant_types,
             "response_types": ["code"] if "authorization_code" in grant_types else [],
             "allowed_scopes": options["scopes"] or ["openid", "scope_all"],
