@@ -334,62 +334,74 @@ def backchannel_authentication(
     req = _Request(auth)
     for check in CHECKS:
         check(params, req)
-    client = auth.client
     _rate_limit(req, request)
     professional = _professional(req, request)
 
     auth_req_id = hashing.new_secret()  # §7.3: ≥ 128 bits of entropy, URL-safe characters
-    hashed = auth_req_id_hash(auth_req_id)
     now = timezone.now()
-    with transaction.atomic():
-        try:
-            challenge, _ = challenges.create(
-                ChallengePurpose.CIBA,
-                professional=professional,
-                client_id=client.client_id,
-                client_name=client.name,
-                binding_message=req.binding_message,
-                reference=hashed,
-                acr=ACR,
-                request=request,
-            )
-        except CardError as exc:
-            if exc.code == "too_many_pending":
-                raise Throttled(settings.IDP_CARD_CHALLENGE_SECONDS, detail=exc.detail) from None
-            raise UnknownUserId(detail=f"card: {exc.code}") from None
-        _number_from_binding_message(challenge, req.binding_message)
-        expires_at = min(now + timedelta(seconds=req.expires_in), challenge.expires_at)
-        row = CibaRequest.objects.create(
-            auth_req_id_hash=hashed,
-            client_id=client.client_id,
-            professional=professional,
-            challenge=challenge,
-            scope=" ".join(req.scope),
-            acr=ACR,
-            mode=client.ciba_mode,
-            ping_secrets_encrypted=_ping_secrets(auth_req_id, req.notification_token),
-            expires_at=expires_at,
-            interval=INTERVAL_SECONDS,
-        )
-        journal.record(
-            EventTag.AUTHN_CARD_CIBA_REQUESTED,
-            actor=f"client:{client.client_id}",
-            subject=f"professional:{professional.sub}",
-            request=request,
-            data={
-                "client_id": client.client_id,
-                "grant_id": row.grant_id,
-                "challenge": challenge.public_id[:16],
-                "mode": row.mode,
-                "scope": row.scope,
-                "binding_message": req.binding_message,
-            },
-        )
+    try:
+        with transaction.atomic():
+            expires_at = _create(req, professional, auth_req_id, now, request)
+    except CardError as exc:
+        # Outside the rolled-back transaction, so that the refusal stays in the journal.
+        if exc.code == "too_many_pending":
+            _refused(req, "too_many_pending", request)
+            raise Throttled(settings.IDP_CARD_CHALLENGE_SECONDS, detail=exc.detail) from None
+        _refused(req, exc.code, request)
+        raise UnknownUserId(detail=f"card: {exc.code}") from None
     return {
         "auth_req_id": auth_req_id,
         "expires_in": max(1, int((expires_at - now).total_seconds())),
         "interval": INTERVAL_SECONDS,
     }
+
+
+def _create(
+    req: _Request, professional: Professional, auth_req_id: str, now: datetime, request: Any
+) -> datetime:
+    """The card challenge (pushed to the phone), the request row, the journal entry; returns
+    when the request expires."""
+    client = req.auth.client
+    hashed = auth_req_id_hash(auth_req_id)
+    challenge, _ = challenges.create(
+        ChallengePurpose.CIBA,
+        professional=professional,
+        client_id=client.client_id,
+        client_name=client.name,
+        binding_message=req.binding_message,
+        reference=hashed,
+        acr=ACR,
+        request=request,
+    )
+    _number_from_binding_message(challenge, req.binding_message)
+    expires_at = min(now + timedelta(seconds=req.expires_in), challenge.expires_at)
+    row = CibaRequest.objects.create(
+        auth_req_id_hash=hashed,
+        client_id=client.client_id,
+        professional=professional,
+        challenge=challenge,
+        scope=" ".join(req.scope),
+        acr=ACR,
+        mode=client.ciba_mode,
+        ping_secrets_encrypted=_ping_secrets(auth_req_id, req.notification_token),
+        expires_at=expires_at,
+        interval=INTERVAL_SECONDS,
+    )
+    journal.record(
+        EventTag.AUTHN_CARD_CIBA_REQUESTED,
+        actor=f"client:{client.client_id}",
+        subject=f"professional:{professional.sub}",
+        request=request,
+        data={
+            "client_id": client.client_id,
+            "grant_id": row.grant_id,
+            "challenge": challenge.public_id[:16],
+            "mode": row.mode,
+            "scope": row.scope,
+            "binding_message": req.binding_message,
+        },
+    )
+    return expires_at
 
 
 # --- the token request (§10.1, §11) ---------------------------------------------------------------
