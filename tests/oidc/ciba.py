@@ -2,7 +2,7 @@
 
 Everything is real: clients registered through the registry, devices with a real P-256 key
 (tests.authn.card.helpers), requests through the HTTP endpoints, answers through the card app's
-challenge service (or its HTTP API when the holder routes exist).
+API (``/api/card/v1/challenges``) signed by the phone.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.test import Client as HttpClient
-from django.urls import NoReverseMatch, reverse
 
 from idp.accounts.models import Professional
-from idp.authn.card import challenges
 from idp.authn.card.models import CardChallenge, CardDevice
 from idp.oidc.models import CibaRequest
 from idp.oidc.protocol.ciba import GRANT_TYPE, auth_req_id_hash
@@ -93,23 +91,12 @@ def allow_next_poll(auth_req_id: str) -> None:
         )
 
 
-def _holder_api_exists() -> bool:
-    try:
-        reverse("card_api:challenges")
-    except NoReverseMatch:
-        return False
-    return True
-
-
-def pending_challenge(http: HttpClient, device: CardDevice, phone: FakePhone) -> dict[str, Any]:
-    """The one challenge waiting on the phone, as the app sees it."""
-    if _holder_api_exists():
-        response = phone.call(http, "GET", "challenges")
-        assert response.status_code == 200, response.content
-        [challenge] = response.json()["challenges"]
-        return challenge
-    [challenge] = challenges.pending_for(device)
-    return challenges.describe(challenge)
+def pending_challenge(http: HttpClient, phone: FakePhone) -> dict[str, Any]:
+    """The one challenge waiting on the phone, as the app sees it (GET challenges)."""
+    response = phone.call(http, "GET", "challenges")
+    assert response.status_code == 200, response.content
+    [challenge] = response.json()["challenges"]
+    return challenge
 
 
 def approve(
@@ -121,18 +108,16 @@ def approve(
     number: str,
     pin: str = PIN,
 ) -> Any:
-    """The holder picks ``number`` and types ``pin`` on the phone."""
-    if _holder_api_exists():
-        return phone.call(
-            http, "POST", f"challenges/{challenge_id}/approve", {"number": number, "pin": pin}
-        )
-    return challenges.approve(device, challenge_id, number=number, pin=pin)
+    """The holder picks ``number`` and types ``pin`` on the phone (the app API, signed)."""
+    return phone.call(
+        http, "POST", f"challenges/{challenge_id}/approve", {"number": number, "pin": pin}
+    )
 
 
 def deny(http: HttpClient, device: CardDevice, phone: FakePhone, challenge_id: str) -> Any:
-    if _holder_api_exists():
-        return phone.call(http, "POST", f"challenges/{challenge_id}/deny", {"reason": "not me"})
-    return challenges.deny(device, challenge_id, reason="not me")
+    response = phone.call(http, "POST", f"challenges/{challenge_id}/deny", {"reason": "not me"})
+    assert response.status_code == 200, response.content
+    return response
 
 
 def challenge_of(auth_req_id: str) -> CardChallenge:

@@ -66,12 +66,13 @@ def test_poll_mode_pending_then_tokens_of_a_card_app_approval(client, settings):
     assert pending.json()["error"] == "authorization_pending"
     assert pending["Cache-Control"] == "no-store"
 
-    shown = pending_challenge(phone_http, device, phone)
+    shown = pending_challenge(phone_http, phone)
     assert shown["purpose"] == "ciba"
     assert shown["binding_message"] == "42"
     assert shown["client_name"] == "Logiciel de cabinet"
     assert "42" in shown["choices"] and len(shown["choices"]) == 3
-    approve(phone_http, device, phone, shown["id"], number="42")
+    answered = approve(phone_http, device, phone, shown["id"], number="42")
+    assert answered.status_code == 200 and answered.json() == {"status": "approved"}
     assert challenge_of(auth_req_id).status == ChallengeStatus.APPROVED
 
     allow_next_poll(auth_req_id)
