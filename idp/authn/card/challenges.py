@@ -14,6 +14,8 @@ limits per idNat and per address are the callers' (the login page and the CIBA e
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -67,6 +69,25 @@ def _pending(professional: Professional) -> Any:
     )
 
 
+@contextmanager
+def _journal_refusal(
+    professional: Professional | None, client_id: str, purpose: str, request: Any
+) -> Iterator[None]:
+    """Journal a push-bombing refusal *after* the transaction that refused it rolled back."""
+    try:
+        yield
+    except CardError as error:
+        if error.code == "too_many_pending" and professional is not None:
+            journal.record(
+                EventTag.AUTHN_CARD_CHALLENGE_REFUSED,
+                actor=f"client:{client_id}" if client_id else "anonymous",
+                subject=f"professional:{professional.sub}",
+                request=request,
+                data={"reason": "too_many_pending", "purpose": purpose},
+            )
+        raise
+
+
 def create(
     purpose: str,
     *,
@@ -86,7 +107,8 @@ def create(
     than ``IDP_CARD_MAX_PENDING`` pending ones (``too_many_pending``); their devices are pushed.
     """
     qr_secret = ""
-    with transaction.atomic():
+    refusal = _journal_refusal(professional, client_id, purpose, request)
+    with refusal, transaction.atomic():
         targets: list[CardDevice] = []
         if purpose != ChallengePurpose.QR:
             if professional is None or not professional.is_active:
@@ -97,13 +119,6 @@ def create(
             # Serialise per professional so the pending limit holds under concurrent requests.
             Professional.objects.select_for_update().filter(pk=professional.pk).first()
             if _pending(professional).count() >= settings.IDP_CARD_MAX_PENDING:
-                journal.record(
-                    EventTag.AUTHN_CARD_CHALLENGE_REFUSED,
-                    actor=f"client:{client_id}" if client_id else "anonymous",
-                    subject=f"professional:{professional.sub}",
-                    request=request,
-                    data={"reason": "too_many_pending", "purpose": purpose},
-                )
                 raise CardError("too_many_pending", f"professional {professional.pk}")
         else:
             qr_secret = hashing.new_secret(24)
