@@ -82,3 +82,24 @@ def exchange(http: Any, rp: Any, secret: str, code: str) -> Any:
 def qr_parts(qr_uri: str) -> dict[str, str]:
     query = parse_qs(urlsplit(qr_uri).query)
     return {k: v[0] for k, v in query.items()}
+
+
+def card_state() -> dict[str, Any]:
+    """Everything a refused card request must leave as it was (with tests.oidc.flows'
+    state_snapshot for sessions, codes and tokens)."""
+    from idp.authn.card.models import CardDevice
+    from idp.oidc.models import SsoSession
+
+    return {
+        "challenges": list(
+            CardChallenge.objects.order_by("pk").values_list(
+                "public_id", "status", "failure", "professional_id", "device_id", "consumed_at"
+            )
+        ),
+        "devices": list(
+            CardDevice.objects.order_by("pk").values_list(
+                "kid", "pin_failures", "blocked_at", "revoked_at", "last_t"
+            )
+        ),
+        "sessions": list(SsoSession.objects.order_by("pk").values_list("sid", "ended_at")),
+    }

@@ -1,0 +1,46 @@
+"""Attack: completing one approved challenge twice (a replayed form POST) to open a second
+session. The approval is consumed once (conditional UPDATE on consumed_at)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client as BrowserClient
+
+from idp.audit.models import AuditEvent
+from idp.oidc.models import SsoSession
+from tests.accounts.factories import make_professional, rpps
+from tests.authn.card import login_flow as flow
+from tests.authn.card.helpers import PIN, enrol
+from tests.oidc.factories import make_client
+from tests.oidc.flows import state_snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_approval_completes_one_login_only(client):
+    pro = make_professional("8" + rpps(321))
+    _device, phone = enrol(pro)
+    browser = BrowserClient()
+    body = flow.start_push(browser, flow.begin(browser, make_client()[0]), pro.id_nat).json()
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    assert browser.post(body["complete_url"]).status_code == 302
+    state, snapshot = flow.card_state(), state_snapshot()
+    again = browser.post(body["complete_url"])
+    assert again.status_code == 409
+    assert "déjà servi" in again.content.decode()
+    assert flow.card_state() == state
+    assert state_snapshot() == snapshot
+    assert SsoSession.objects.count() == 1
+    assert AuditEvent.objects.filter(tag="authn:card:login").count() == 1
+
+
+def test_after_resume_the_transaction_itself_is_used(client):
+    pro = make_professional("8" + rpps(322))
+    _device, phone = enrol(pro)
+    browser = BrowserClient()
+    body = flow.start_push(browser, flow.begin(browser, make_client()[0]), pro.id_nat).json()
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    flow.code_from(browser, browser.post(body["complete_url"]))
+    snapshot = state_snapshot()
+    assert browser.post(body["complete_url"]).status_code == 400
+    assert state_snapshot() == snapshot
