@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 from django_otp.oath import TOTP
 
@@ -516,3 +517,15 @@ def test_the_holder_of_a_blocked_device_continues_with_a_new_one(client, setting
     assert response.status_code == 201, response.content
     assert phone.call(client, "GET", "device").json()["status"] == "active"
     assert blocked_phone.call(client, "GET", "device").json()["error"] == "device_blocked"
+
+
+def test_the_api_needs_no_csrf_token():
+    """The app has no cookie: its signature is the protection (the full stack must not 403)."""
+    app = Client(enforce_csrf_checks=True)
+    professional = holder()
+    response = start(app, professional.id_nat)
+    assert response.status_code == 202
+    email_code, sms_code = received_codes()
+    phone = FakePhone()
+    done = complete_self_service(app, phone, response.json()["activation_id"], email_code, sms_code)
+    assert done.status_code == 201, done.content
