@@ -92,7 +92,8 @@ def test_code_flow_with_authlib(live_provider, registered_rp, doctor):
     browser = Browser()
     login_page = browser.follow(url, until=REDIRECT_URI)
     assert login_page.status == 200
-    (form,) = [f for f in Browser.forms(login_page) if "id_nat" in f.fields]
+    # The test method's form: the one with the acr choice (the card app's forms ask the idNat too).
+    (form,) = [f for f in Browser.forms(login_page) if "acr" in f.fields]
     callback = browser.follow(
         browser.submit(login_page, form, id_nat=doctor.id_nat).location, until=REDIRECT_URI
     ).location
