@@ -62,3 +62,28 @@ def test_a_decoy_fails_like_a_real_activation(client):
 
     assert errors(real) == errors(decoy)
     assert not CardDevice.objects.exists()
+
+
+def test_an_expired_decoy_expires_like_a_real_activation(client, settings):
+    settings.IDP_CARD_ACTIVATION_SECONDS = -1  # both ids are born expired
+    real = start(client, holder(1).id_nat).json()["activation_id"]
+    decoy = start(client, "8" + rpps(3)).json()["activation_id"]
+    phone = FakePhone()
+    answers = {
+        (response.status_code, response.json()["error"])
+        for response in (
+            complete_self_service(client, phone, real, "000000", "000000"),
+            complete_self_service(client, phone, decoy, "000000", "000000"),
+        )
+    }
+    assert answers == {(410, "activation_expired")}
+    assert CardActivation.objects.get().attempts == 0
+    assert not CardDevice.objects.exists()
+
+
+def test_an_id_the_server_did_not_make_is_invalid(client):
+    real = start(client, holder(1).id_nat).json()["activation_id"]
+    forged = real[:-2] + ("AA" if real[-2:] != "AA" else "BB")  # MAC broken
+    response = complete_self_service(client, FakePhone(), forged, "000000", "000000")
+    assert response.status_code == 400 and response.json()["error"] == "activation_invalid"
+    assert CardActivation.objects.get().attempts == 0

@@ -21,10 +21,12 @@ the QR and admin codes carry 100 bits and are looked up by their hash.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
@@ -42,7 +44,7 @@ from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.authn.card import devices, limits, push
 from idp.authn.card.errors import CardError
-from idp.authn.card.models import ActivationMethod, CardActivation, CardDevice, new_public_id
+from idp.authn.card.models import ActivationMethod, CardActivation, CardDevice
 from idp.core import hashing, sms
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ _EMAIL_PURPOSE = "card_activation_email"
 _SMS_PURPOSE = "card_activation_sms"
 _CODE_PURPOSE = "card_activation_code"
 _DECOY_MISSES_PREFIX = "card:activation-decoy:"
+_ID_MAC_LABEL = b"caducee card activation id\x00"
+_ID_MAC_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,33 @@ def normalise_code(code: str) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
 
+def new_activation_id(expires_at: datetime) -> str:
+    """A self-service ``activation_id``: its expiry, 128 random bits and a MAC under the server key.
+
+    Real activations and decoys get ids of this one form, so an id expires the same way whether
+    or not an activation is behind it (a decoy answering ``activation_invalid`` where a real one
+    says ``activation_expired`` would tell which idNats exist).
+    """
+    head = int(expires_at.timestamp()).to_bytes(5, "big") + secrets.token_bytes(16)
+    mac = hmac.new(hashing.hmac_key(), _ID_MAC_LABEL + head, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(head + mac[:_ID_MAC_BYTES]).rstrip(b"=").decode("ascii")
+
+
+def activation_id_expiry(activation_id: str) -> datetime | None:
+    """The expiry carried by an id of :func:`new_activation_id`; None if not made here."""
+    try:
+        raw = base64.urlsafe_b64decode(activation_id + "=" * (-len(activation_id) % 4))
+    except (ValueError, TypeError):
+        return None
+    head, mac = raw[:-_ID_MAC_BYTES], raw[-_ID_MAC_BYTES:]
+    if len(head) != 21:
+        return None
+    expected = hmac.new(hashing.hmac_key(), _ID_MAC_LABEL + head, hashlib.sha256).digest()
+    if not hmac.compare_digest(mac, expected[:_ID_MAC_BYTES]):
+        return None
+    return datetime.fromtimestamp(int.from_bytes(head[:5], "big"), UTC)
+
+
 def code_hash(code: str) -> str:
     return hashing.keyed_hash(normalise_code(code), purpose=_CODE_PURPOSE)
 
@@ -138,6 +169,8 @@ def start_self_service(id_nat: Any, request: HttpRequest | None) -> Started:
     limits.hit(limits.ACTIVATION_PER_ADDRESS, limits.address(request) if request else "none")
     limits.hit(limits.ACTIVATION_PER_ID_NAT, id_nat)
     seconds = settings.IDP_CARD_ACTIVATION_SECONDS
+    expires_at = datetime.fromtimestamp(int(timezone.now().timestamp()) + seconds, UTC)
+    activation_id = new_activation_id(expires_at)
     email_code, sms_code = _digits(), _digits()
     email_hash = hashing.keyed_hash(email_code, purpose=_EMAIL_PURPOSE)
     sms_hash = hashing.keyed_hash(sms_code, purpose=_SMS_PURPOSE)
@@ -159,15 +192,16 @@ def start_self_service(id_nat: Any, request: HttpRequest | None) -> Started:
                 "stage": "start",
             },
         )
-        return Started(activation_id=new_public_id(), expires_in=seconds)
+        return Started(activation_id=activation_id, expires_in=seconds)
     with transaction.atomic():
         activation = CardActivation.objects.create(
+            public_id=activation_id,
             professional=professional,
             method=ActivationMethod.SELF_SERVICE,
             email_code_hash=email_hash,
             sms_code_hash=sms_hash,
             created_by="card_app",
-            expires_at=timezone.now() + timedelta(seconds=seconds),
+            expires_at=expires_at,
         )
         journal.record(
             EventTag.AUTHN_CARD_ACTIVATION_STARTED,
@@ -293,6 +327,11 @@ def complete(signed: Any, body: dict[str, Any], request: HttpRequest | None) -> 
         raise CardError("weak_pin", "pin must be a string of digits")
 
     if self_service:
+        id_expiry = activation_id_expiry(activation_id or "")
+        if id_expiry is None:  # not an id this server gave: nothing to look up
+            _wrong(request, address, None, "not_found")
+        if id_expiry <= timezone.now():  # real or decoy alike
+            _fail(request, None, "activation_expired", "expired")
         activation = (
             CardActivation.objects.select_related("professional")
             .filter(public_id=activation_id, method=ActivationMethod.SELF_SERVICE)
