@@ -140,15 +140,15 @@ def test_no_refresh_token_without_the_refresh_grant(client):
 
 
 @pytest.mark.django_db
-def test_without_a_two_digit_binding_message_the_app_offers_one_choice(client):
+def test_without_a_two_digit_binding_message_there_is_no_number_to_pick(client):
     model, secret = make_ciba_client("poll")
     professional, device, phone = make_holder(9)
     auth_req_id = start(client, model, secret, professional, binding_message="Ordonnance 12")
     challenge = challenge_of(auth_req_id)
 
-    assert challenge.choices == [challenge.number]
+    assert challenge.choices == [] and challenge.number == ""
     assert challenge.binding_message == "Ordonnance 12"
-    approve(client, device, phone, challenge.public_id, number=challenge.number)
+    approve(client, device, phone, challenge.public_id, number="")
     assert poll(client, model, secret, auth_req_id).status_code == 200
 
 

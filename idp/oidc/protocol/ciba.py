@@ -13,8 +13,8 @@ Errors are those of CIBA Core §13 (authentication endpoint) and §11 (token end
 Number matching: the app offers three 2-digit choices and the holder picks the one shown to them.
 In CIBA nothing of ours is on the holder's screen, the client is: when ``binding_message`` is two
 digits (what PSC relying parties send), it becomes the challenge's number, so the holder picks on
-the phone the number the client's screen shows. Any other binding message (or none) is shown as
-text with a single choice to confirm; the PIN is still required.
+the phone the number the client's screen shows (``challenges.create`` does it). Any other binding
+message (or none) is shown as text with no number to pick; the PIN is still required.
 
 Rate limits (CIBA §13 has no code for them): ``limits.CHALLENGES_PER_ID_NAT`` shared with the
 login page, and the card app's pending-challenge cap, answer ``access_denied`` (HTTP 403, "the OP
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,7 +41,7 @@ from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.authn.card import challenges, devices, limits
 from idp.authn.card.errors import CardError
-from idp.authn.card.models import CardChallenge, ChallengePurpose, ChallengeStatus
+from idp.authn.card.models import ChallengePurpose, ChallengeStatus
 from idp.core import crypto, hashing
 from idp.oidc.models import AUTH_REQ_ID_HASH_PURPOSE, CibaRequest
 from idp.oidc.protocol import scopes
@@ -80,8 +79,6 @@ LOGIN_HINT_MAX = 64
 #: credentials as defined in Section 2.1 of [RFC6750]" (b64token).
 NOTIFICATION_TOKEN_MAX = 1024
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_TWO_DIGITS = re.compile(r"[0-9]{2}")
-_random = secrets.SystemRandom()
 
 
 # --- CIBA Core §13 and §11 errors -----------------------------------------------------------------
@@ -310,19 +307,6 @@ def _rate_limit(req: _Request, request: Any) -> None:
         raise Throttled(exc.extra.get("retry_after", 60), detail=exc.detail) from None
 
 
-def _number_from_binding_message(challenge: CardChallenge, binding_message: str) -> None:
-    """Number matching with what the client shows (module docstring)."""
-    if _TWO_DIGITS.fullmatch(binding_message):
-        others = [f"{n:02d}" for n in range(100) if f"{n:02d}" != binding_message]
-        choices = [binding_message, *_random.sample(others, 2)]
-        _random.shuffle(choices)
-        number = binding_message
-    else:
-        number, choices = challenge.number, [challenge.number]
-    CardChallenge.objects.filter(pk=challenge.pk).update(number=number, choices=choices)
-    challenge.number, challenge.choices = number, choices
-
-
 def auth_req_id_hash(auth_req_id: str) -> str:
     return hashing.keyed_hash(auth_req_id, purpose=AUTH_REQ_ID_HASH_PURPOSE)
 
@@ -373,7 +357,6 @@ def _create(
         acr=ACR,
         request=request,
     )
-    _number_from_binding_message(challenge, req.binding_message)
     expires_at = min(now + timedelta(seconds=req.expires_in), challenge.expires_at)
     row = CibaRequest.objects.create(
         auth_req_id_hash=hashed,
