@@ -194,7 +194,7 @@ def purge_expired(now: datetime | None = None) -> dict[str, int]:
 
     For a periodic job (a management command or a timer); returns counts per table.
     """
-    from idp.oidc.models import AuthorizationCode, UsedClientAssertion
+    from idp.oidc.models import AuthorizationCode, CibaRequest, UsedClientAssertion
 
     now = now or timezone.now()
     old = now - KEEP_EXPIRED
@@ -206,5 +206,6 @@ def purge_expired(now: datetime | None = None) -> dict[str, int]:
         ],
         "authorization_codes": AuthorizationCode.objects.filter(expires_at__lt=old).delete()[0],
         "refresh_tokens": RefreshToken.objects.filter(expires_at__lt=old).delete()[0],
+        "ciba_requests": CibaRequest.objects.filter(expires_at__lt=old).delete()[0],
     }
     return counts

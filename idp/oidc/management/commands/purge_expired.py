@@ -10,13 +10,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from idp.authn.card import purge as card_purge
 from idp.oidc.revocation import purge_expired
 
 
 class Command(BaseCommand):
-    help = "Delete expired codes, refresh tokens, revocations and used client assertion ids."
+    help = (
+        "Delete expired codes, refresh tokens, revocations, used client assertion ids, CIBA "
+        "requests and card app challenges and activations."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = purge_expired()
+        counts = {**purge_expired(), **card_purge.purge_expired()}
         for table, count in counts.items():
             self.stdout.write(f"{table}: {count} deleted")
