@@ -37,6 +37,7 @@ ERROR_CODES = frozenset(
         "no_device",
         "too_many_pending",
         "invalid_code",
+        "device_not_found",
         "method_not_allowed",
     }
 )
