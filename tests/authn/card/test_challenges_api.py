@@ -90,7 +90,6 @@ def test_approve_and_its_audit(client, holder, phone):
     [
         {"number": 42, "pin": PIN},  # an integer: malformed, not a wrong answer
         {"number": None, "pin": PIN},
-        {"pin": PIN},
         {"number": "42"},
         {"number": "42", "pin": 4826},
         {"number": "42", "pin": "1" * 40},
@@ -162,3 +161,11 @@ def test_a_ciba_challenge_is_listed_with_its_binding_message(client, holder, pho
     CardChallenge.objects.filter(pk=challenge.pk).update(purpose="ciba")
     [shown] = phone.call(client, "GET", "challenges").json()["challenges"]
     assert (shown["purpose"], shown["binding_message"]) == ("ciba", "Ordonnance 42")
+
+
+def test_no_number_for_a_numbered_challenge_fails_it(client, holder, phone):
+    challenge = _challenge(holder)
+    response = phone.call(client, "POST", f"challenges/{challenge.public_id}/approve", {"pin": PIN})
+    assert (response.status_code, response.json()["error"]) == (403, "wrong_number")
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.failure) == ("failed", "wrong_number")

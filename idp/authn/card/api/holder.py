@@ -62,7 +62,9 @@ def scan(request: HttpRequest) -> dict[str, Any]:
 def approve(request: HttpRequest, challenge_id: str) -> dict[str, Any]:
     """``POST challenges/<id>/approve {number, pin}``."""
     body = request.card_json  # type: ignore[attr-defined]
-    number, pin = _string(body, "number", limit=8), _string(body, "pin", limit=32)
+    # No number for a CIBA challenge with a free-text binding message (nothing to pick).
+    number = _string(body, "number", required=False, limit=8)
+    pin = _string(body, "pin", limit=32)
     challenges.approve(_device(request), challenge_id, number=number, pin=pin, request=request)
     return {"status": "approved"}
 
