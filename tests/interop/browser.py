@@ -64,15 +64,23 @@ class _FormParser(HTMLParser):
 class Browser:
     """Cookies and one request at a time, like a person's browser tab."""
 
-    def __init__(self) -> None:
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
+        self.headers = dict(headers or {})  # sent with every request (a User-Agent, say)
         self.cookies = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()
         )
 
-    def request(self, url: str, *, data: dict[str, str] | None = None) -> Response:
+    def request(
+        self,
+        url: str,
+        *,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        request = urllib.request.Request(url, data=body)  # noqa: S310 (test-only, http/https URLs)
+        sent = {**self.headers, **(headers or {})}
+        request = urllib.request.Request(url, data=body, headers=sent)  # noqa: S310 (test-only)
         try:
             with self._opener.open(request, timeout=30) as answer:
                 return Response(url, answer.status, _headers(answer), answer.read())
@@ -96,9 +104,16 @@ class Browser:
         parser.feed(response.text)
         return parser.forms
 
-    def submit(self, response: Response, form: Form, **values: str) -> Response:
+    def submit(
+        self,
+        response: Response,
+        form: Form,
+        *,
+        headers: dict[str, str] | None = None,
+        **values: str,
+    ) -> Response:
         action = urllib.parse.urljoin(response.url, form.action or response.url)
-        return self.request(action, data={**form.fields, **values})
+        return self.request(action, data={**form.fields, **values}, headers=headers)
 
 
 def _headers(answer) -> dict[str, str]:
