@@ -55,8 +55,8 @@ def test_lists_live_sessions_with_their_services(client, holder, phone, clients)
     assert someone_else.sid not in {s["sid"] for s in listed}
     by_sid = {s["sid"]: s for s in listed}
     assert by_sid[first.sid]["clients"] == [
-        {"client_id": "dmp", "name": "DMP"},
-        {"client_id": "lgc", "name": "Logiciel de cabinet"},
+        {"client_id": "dmp", "client_name": "DMP"},
+        {"client_id": "lgc", "client_name": "Logiciel de cabinet"},
     ]
     assert by_sid[second.sid]["clients"] == []
     assert by_sid[second.sid]["auth_mode"] == "MOBILE"

@@ -84,7 +84,7 @@ def _describe_sessions(live: list[SsoSession]) -> list[dict[str, Any]]:
     for row in rows:
         registered = get_client(row.client_id)
         name = registered.name if registered is not None else row.client_id
-        clients[row.session_id].append({"client_id": row.client_id, "name": name})
+        clients[row.session_id].append({"client_id": row.client_id, "client_name": name})
     return [
         {
             "sid": session.sid,
