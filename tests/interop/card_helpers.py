@@ -63,7 +63,7 @@ def console_script() -> Path:
 
 def card_script(*args: str, timeout: float = 60) -> CliResult:
     """``caducee-card ARGS`` as a separate process: the packaging (entry point) is proven too."""
-    done = subprocess.run(  # noqa: S603 (our own console script, fixed arguments)
+    done = subprocess.run(  # our own console script, fixed arguments
         [str(console_script()), *args],
         capture_output=True,
         text=True,
