@@ -1,0 +1,199 @@
+"""Where a card-app login spends its CPU and its queries, per endpoint, in one process.
+
+    .venv/bin/python -m bench.profile_login [--logins N] [--sort cumulative|tottime] [--sql]
+
+Prepares the bench database as bench/login.py does (PostgreSQL, Redis, production settings),
+then runs N complete logins (``bench.login.caducee_login``) through the WSGI application called
+in-process (no HTTP, no load generator), and prints for each endpoint the CPU time per login
+and the SQL statements of one request (``--sql`` lists them). With ``--sort``, a cProfile of N
+more logins timed in CPU time (``time.process_time``), so that waiting on PostgreSQL does not
+count. Figures are for comparing a change with its parent on the same machine, not targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import re
+import sys
+import tempfile
+import time
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+from bench import login as bench_login
+from bench import run as common
+
+_ENDPOINT_IDS = (
+    (re.compile(r"/login/[^/]+"), "/login/T"),
+    (re.compile(r"/challenges/[^/]+/"), "/challenges/C/"),
+    (re.compile(r"/card/[^/]+/(status|complete)"), r"/card/C/\1"),
+    (re.compile(r"/resume/[^/]+"), "/resume/T"),
+)
+
+
+def endpoint_name(method: str, path: str) -> str:
+    path = path.split("?")[0]
+    for pattern, replacement in _ENDPOINT_IDS:
+        path = pattern.sub(replacement, path)
+    return f"{method} {path}"
+
+
+class Recorder:
+    """CPU time and the SQL of the last request, per endpoint."""
+
+    def __init__(self) -> None:
+        self.cpu: collections.Counter[str] = collections.Counter()
+        self.sql: dict[str, list[str]] = {}
+
+
+class InProcessBrowser(bench_login.Browser):
+    """bench.login's browser, calling the WSGI application instead of a socket."""
+
+    application: Any = None
+    recorder: Recorder | None = None
+
+    def __init__(self, port: int, extra: dict[str, str] | None = None) -> None:
+        self.port, self.extra, self.cookies = port, extra or {}, {}
+
+        class _NoConnection:
+            def close(self) -> None:
+                pass
+
+        self.conn = _NoConnection()  # type: ignore[assignment]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        cookies: bool = True,
+    ) -> tuple[int, dict[str, str], bytes]:
+        from django.db import connection
+
+        sent = {**self.extra, **(headers or {})}
+        if cookies and self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        data = (body.encode() if isinstance(body, str) else body) or b""
+        route, _, query = path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method, "PATH_INFO": route, "SCRIPT_NAME": "", "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": str(len(data)),
+            "wsgi.input": io.BytesIO(data), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http", "wsgi.multithread": True, "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }  # fmt: skip
+        for name, value in sent.items():
+            key = name.upper().replace("-", "_")
+            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+        status: list[str] = []
+        got: list[tuple[str, str]] = []
+        endpoint = endpoint_name(method, route)
+        recorder = self.recorder
+        statements: list[str] = []
+
+        def record_sql(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        started = time.process_time()
+        with connection.execute_wrapper(record_sql):
+            out = b"".join(
+                self.application(environ, lambda s, h, e=None: (status.append(s), got.extend(h)))
+            )
+        if recorder is not None:
+            recorder.cpu[endpoint] += time.process_time() - started
+            recorder.sql[endpoint] = statements
+        answer: dict[str, str] = {}
+        for name, value in got:
+            if name.lower() == "set-cookie":
+                if cookies:
+                    jar = SimpleCookie()
+                    jar.load(value)
+                    self.cookies.update({n: m.value for n, m in jar.items()})
+            else:
+                answer[name.lower()] = value
+        return int(status[0].split()[0]), answer, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--logins", type=int, default=200)
+    parser.add_argument("--sort", choices=("cumulative", "tottime"))
+    parser.add_argument("--sql", action="store_true", help="List each endpoint's statements.")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="caducee-profile-login-"))
+    (work / "keys").mkdir()
+    (work / "var").mkdir()
+    env = common.caducee_env(work / "keys", work / "var")
+    tokens = common.prepare_caducee(env, work, 0)
+    users_file = work / "users.json"
+    common.run([common.PYTHON, "-m", "bench.login_setup", str(users_file), "--count", "100"], env)
+    users = json.loads(users_file.read_text())["users"]
+    os.environ.clear()
+    os.environ.update(env)
+    from idp.wsgi import application
+
+    logging.disable(logging.INFO)
+    InProcessBrowser.application = application
+    setup = {
+        "headers": {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"},
+        "base_url": env["IDP_BASE_URL"],
+        "basic": base64.b64encode(
+            f"{common.CLIENT_ID}:{tokens['client_secret']}".encode()
+        ).decode(),
+    }
+
+    def one(n: int) -> None:
+        user = users[n % len(users)]
+        extra = {"X-Forwarded-For": f"10.0.{n // 250 % 250}.{n % 250 + 1}", **setup["headers"]}
+        bench_login.caducee_login(
+            InProcessBrowser(0, extra),
+            InProcessBrowser(0, extra),
+            bench_login.Phone(user, setup["base_url"]),
+            setup,
+        )
+
+    for n in range(20):  # warm caches and connections
+        one(n)
+    recorder = InProcessBrowser.recorder = Recorder()
+    started = time.process_time()
+    for n in range(20, 20 + args.logins):
+        one(n)
+    total = time.process_time() - started
+    print(f"CPU per login, all endpoints and the driver: {total / args.logins * 1000:.1f} ms")
+    for endpoint, seconds in recorder.cpu.most_common():
+        count = len(recorder.sql.get(endpoint, []))
+        print(f"  {seconds / args.logins * 1000:6.2f} ms  {count:3d} SQL  {endpoint}")
+    if args.sql:
+        for endpoint, statements in recorder.sql.items():
+            print(f"== {endpoint}")
+            for sql in statements:
+                print(f"     {sql[:150]}")
+    if args.sort:
+        InProcessBrowser.recorder = None
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
+        for n in range(20 + args.logins, 20 + 2 * args.logins):
+            one(n)
+        profile.disable()
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(50)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
