@@ -12,6 +12,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -501,11 +502,37 @@ def _report(args: argparse.Namespace, exc: CardAppError) -> None:
         _emit_json({"error": exc.code, "status": exc.status, "message": exc.message})
 
 
+# Request ids, session ids and kids are base64url (22 or 43 characters) and begin with "-" one
+# time in 64: argparse would take ``approve -Xy…`` or ``--revoke -Xy…`` for an unknown option.
+_DASHED_ID = re.compile(r"-[A-Za-z0-9_-]{21,}")
+_OPTION = re.compile(r"--?[a-z][a-z-]*")
+_FLAGS = frozenset({"-h", "--help", "--json", "--insecure", "--start-only", "--force"})
+
+
+def shield_dashed_ids(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each identifier starting with "-" glued to its option (``--revoke=-Xy…``)
+    or, as a positional argument, moved after ``--``. Unchanged if ``--`` is already there."""
+    if "--" in argv:
+        return list(argv)
+    out: list[str] = []
+    positional: list[str] = []
+    for arg in argv:
+        if _DASHED_ID.fullmatch(arg) and not _OPTION.fullmatch(arg):
+            previous = out[-1] if out else ""
+            if _OPTION.fullmatch(previous) and previous not in _FLAGS:
+                out[-1] = f"{previous}={arg}"
+            else:
+                positional.append(arg)
+            continue
+        out.append(arg)
+    return [*out, "--", *positional] if positional else out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``caducee-card``; returns the exit code (0 done, 1 refused, 2 usage)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(shield_dashed_ids(sys.argv[1:] if argv is None else argv))
         _validate(parser, args)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE

@@ -393,3 +393,21 @@ def test_sessions_and_logout_all(server, activated, capsys):
     server.add("POST", PREFIX + "sessions/logout-all", 200, {"ended": 2})
     assert cli.main(["logout-all", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"ended": 2}
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_ids_beginning_with_a_dash_are_not_taken_for_options(server, activated, capsys, position):
+    """base64url ids begin with "-" one time in 64 (found by tests/interop/test_card_app_e2e.py)."""
+    dashed = "-StpFA5I_8ZLyddxQrSwaJPgntkYyj3k8ElBfD5UulM"
+    server.add("GET", PREFIX + "challenges", 200, {"challenges": [{**CHALLENGE, "id": dashed}]})
+    server.add("POST", f"{PREFIX}challenges/{dashed}/approve", 200, {"status": "approved"})
+    options = ["--number", "07", "--pin", "2580", "--json"]
+    argv = [dashed, *options] if position == "before" else [*options, dashed]
+    assert cli.main(["approve", *argv]) == 0
+    assert json.loads(capsys.readouterr().out) == {"status": "approved"}
+    server.add("DELETE", f"{PREFIX}sessions/-s1AAAAAAAAAAAAAAAAAAAA", 204)
+    assert cli.main(["sessions", "--end", "-s1AAAAAAAAAAAAAAAAAAAA"]) == 0
+    server.add("DELETE", f"{PREFIX}devices/{dashed}", 204)
+    assert cli.main(["devices", "--json", "--revoke", dashed]) == 0
+    assert cli.shield_dashed_ids(["approve", "--", dashed]) == ["approve", "--", dashed]
+    assert cli.shield_dashed_ids(["--state", "f", "pending"]) == ["--state", "f", "pending"]
