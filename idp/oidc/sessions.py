@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -23,8 +23,8 @@ from idp.accounts.services import professional_status_changed
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
 from idp.oidc import backchannel, revocation
-from idp.oidc.models import RefreshToken, SsoSession
-from idp.oidc.refresh_store import SessionState
+from idp.oidc.models import RefreshToken, SsoSession, new_opaque_id
+from idp.oidc.refresh_store import SessionState, _datetime, _json
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,52 @@ _STATUS_REASONS = {
     Professional.Status.SUSPENDED: REASON_SUSPENDED,
     Professional.Status.DEACTIVATED: REASON_DEACTIVATED,
 }
+
+
+# The hot paths (every authorization, resume and login) in plain SQL: an ORM lookup with
+# select_related and an ORM create cost several times their query in compilation (performance.md).
+_SS = SsoSession._meta.db_table
+_PRO = Professional._meta.db_table
+#: The session fields read by :func:`current` (the others are deferred: loaded if ever accessed).
+_SESSION_FIELDS = (
+    "id", "sid", "professional_id", "auth_time", "acr", "amr", "auth_mode", "last_active_at",
+    "expires_at", "ended_at", "end_reason",
+)  # fmt: skip
+#: The professional's fields its session's users read (sub, status, is_active); others deferred.
+_PROFESSIONAL_FIELDS = ("id", "sub", "id_nat", "status", "suspended_at", "deactivated_at")
+_CURRENT_SQL = (
+    f"SELECT {', '.join('s.' + f for f in _SESSION_FIELDS)}, "  # noqa: S608 (model metadata)
+    f"{', '.join('p.' + f for f in _PROFESSIONAL_FIELDS)} "
+    f"FROM {_SS} s JOIN {_PRO} p ON p.id = s.professional_id WHERE s.sid = %s"
+)
+_TOUCH_SQL = f"UPDATE {_SS} SET last_active_at = %s WHERE id = %s AND last_active_at < %s"  # noqa: S608
+_START_COLUMNS = (
+    "sid", "professional_id", "auth_time", "acr", "amr", "auth_mode", "created_at",
+    "last_active_at", "expires_at", "end_reason", "ip", "user_agent",
+)  # fmt: skip
+_START_SQL = (
+    f"INSERT INTO {_SS} ({', '.join(_START_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_START_COLUMNS))})"
+)
+
+
+def _session_by_sid(sid: str) -> SsoSession | None:
+    """The session ``sid`` with its professional's identity and status, in one raw query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CURRENT_SQL, [sid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(_SESSION_FIELDS)
+    values = list(row[:n])
+    for i in (3, 7, 8, 9):  # auth_time, last_active_at, expires_at, ended_at
+        values[i] = _datetime(values[i])
+    values[5] = list(_json(values[5]) or [])
+    session = SsoSession.from_db(connection.alias, _SESSION_FIELDS, values)
+    pro = list(row[n:])
+    pro[4], pro[5] = _datetime(pro[4]), _datetime(pro[5])
+    session.professional = Professional.from_db(connection.alias, _PROFESSIONAL_FIELDS, pro)
+    return session
 
 
 def _idle_limit() -> timedelta:
@@ -69,7 +115,7 @@ def current(request: HttpRequest) -> SsoSession | None:
     )
     if not sid:
         return None
-    session = SsoSession.objects.select_related("professional").filter(sid=sid).first()
+    session = _session_by_sid(sid)
     now = timezone.now()
     if session is None or not is_live(session, now=now):
         return None
@@ -78,9 +124,9 @@ def current(request: HttpRequest) -> SsoSession | None:
         return None
     if now - session.last_active_at >= TOUCH_INTERVAL:
         # Conditional: concurrent requests of one browser do not each write.
-        SsoSession.objects.filter(pk=session.pk, last_active_at__lt=now - TOUCH_INTERVAL).update(
-            last_active_at=now
-        )
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(_TOUCH_SQL, [adapt(now), session.pk, adapt(now - TOUCH_INTERVAL)])
         session.last_active_at = now
     return session
 
@@ -106,18 +152,21 @@ def start(
     """Open a session for a login that just happened (``auth_time`` = now; OIDC Core §2)."""
     now = timezone.now()
     meta = request.META if request is not None else {}
+    session = SsoSession(
+        sid=new_opaque_id(),
+        professional=professional,
+        auth_time=now,
+        acr=acr,
+        amr=list(amr),
+        auth_mode=auth_mode,
+        created_at=now,
+        last_active_at=now,
+        expires_at=now + timedelta(seconds=settings.IDP_SSO_SESSION_MAX_SECONDS),
+        ip=meta.get("REMOTE_ADDR") or None,
+        user_agent=(meta.get("HTTP_USER_AGENT") or "")[:256],
+    )
     with transaction.atomic():
-        session = SsoSession.objects.create(
-            professional=professional,
-            auth_time=now,
-            acr=acr,
-            amr=list(amr),
-            auth_mode=auth_mode,
-            last_active_at=now,
-            expires_at=now + timedelta(seconds=settings.IDP_SSO_SESSION_MAX_SECONDS),
-            ip=meta.get("REMOTE_ADDR") or None,
-            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:256],
-        )
+        _insert(session)
         record(
             EventTag.OIDC_SESSION_STARTED,
             actor=f"professional:{professional.sub}",
@@ -126,6 +175,36 @@ def start(
             data={"sid": session.sid, "acr": acr, "amr": list(amr), "auth_mode": auth_mode},
         )
     return session
+
+
+def _insert(session: SsoSession) -> None:
+    """INSERT ``session`` with one raw statement (no ORM save: its compilation costs more)."""
+    ops = connection.ops
+    ip_field = SsoSession._meta.get_field("ip")
+    amr_field = SsoSession._meta.get_field("amr")
+    values = [
+        session.sid,
+        session.professional_id,
+        ops.adapt_datetimefield_value(session.auth_time),
+        session.acr,
+        amr_field.get_db_prep_save(session.amr, connection),
+        session.auth_mode,
+        ops.adapt_datetimefield_value(session.created_at),
+        ops.adapt_datetimefield_value(session.last_active_at),
+        ops.adapt_datetimefield_value(session.expires_at),
+        session.end_reason,
+        ip_field.get_db_prep_save(session.ip, connection),
+        session.user_agent,
+    ]
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(_START_SQL + " RETURNING id", values)
+            session.pk = cursor.fetchone()[0]
+        else:  # pragma: no cover (PostgreSQL and SQLite >= 3.35 return columns)
+            cursor.execute(_START_SQL, values)
+            session.pk = cursor.lastrowid
+    session._state.adding = False
+    session._state.db = connection.alias
 
 
 def reauthenticate(
