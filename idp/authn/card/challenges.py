@@ -14,23 +14,27 @@ limits per idNat and per address are the callers' (the login page and the CIBA e
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from idp.accounts.models import Professional
 from idp.audit import journal
 from idp.audit.tags import EventTag
-from idp.authn.card import devices, push
+from idp.authn.card import devices, push, rows
 from idp.authn.card.errors import CardError
-from idp.authn.card.models import CardChallenge, CardDevice, ChallengePurpose, ChallengeStatus
+from idp.authn.card.models import (
+    CardChallenge,
+    CardDevice,
+    ChallengePurpose,
+    ChallengeStatus,
+    new_public_id,
+)
 from idp.core import hashing
 
 #: Sent after a challenge is approved, denied or failed (``challenge`` keyword): CIBA ping mode.
@@ -40,6 +44,84 @@ _BROWSER_PURPOSE = "card_challenge_browser"
 _QR_PURPOSE = "card_challenge_qr"
 QR_SCHEME = "caducee-card"
 _random = secrets.SystemRandom()
+
+# --- the hot statements, in SQL (idp/authn/card/rows.py; names from the models' metadata) -------
+_C = CardChallenge._meta.db_table
+_D = CardDevice._meta.db_table
+_P = Professional._meta.db_table
+_PENDING = ChallengeStatus.PENDING.value
+_APPROVED = ChallengeStatus.APPROVED.value
+_EXPIRED = ChallengeStatus.EXPIRED.value
+CHALLENGE = rows.Columns(CardChallenge, "c")
+#: What the status endpoint reads (polled every second).
+_STATUS = rows.Columns(
+    CardChallenge, "c", ("id", "public_id", "purpose", "status", "browser_hash", "reference",
+                         "expires_at"),
+)  # fmt: skip
+#: What the app is shown (:func:`describe`).
+_DESCRIBED = rows.Columns(
+    CardChallenge, "c", ("id", "public_id", "purpose", "choices", "client_name",
+                         "binding_message", "browser", "created_at", "expires_at"),
+)  # fmt: skip
+#: The professional as the login and the journal read them (the rest is deferred).
+HOLDER = rows.Columns(
+    Professional, "p", ("id", "sub", "id_nat", "status", "suspended_at", "deactivated_at")
+)
+_ANSWERER = rows.Columns(
+    CardDevice, "d", ("id", "kid", "professional", "revoked_at", "blocked_at", "expires_at")
+)
+_TARGETS = rows.Columns(CardDevice, "d", ("id", "push"))
+_HOLDER_SQL = (
+    f"SELECT {HOLDER.sql}, {_TARGETS.sql} FROM {_P} p LEFT JOIN {_D} d"  # noqa: S608
+    " ON d.professional_id = p.id AND d.revoked_at IS NULL AND d.blocked_at IS NULL"
+    " AND d.expires_at > %s WHERE p.{key} = %s{lock}"
+)
+_INSERT_COLUMNS = [f for f in CardChallenge._meta.concrete_fields if not f.primary_key]
+_INSERT_SQL = (
+    f"INSERT INTO {_C} ({', '.join(f.column for f in _INSERT_COLUMNS)}) "
+    f"SELECT {', '.join(['%s'] * len(_INSERT_COLUMNS))}"
+)
+# The pending limit, counted by the INSERT itself: it runs after the holder's row is locked, so
+# its snapshot sees every challenge a concurrent request committed before releasing the lock.
+_UNDER_LIMIT_SQL = (
+    f" WHERE (SELECT COUNT(*) FROM {_C} WHERE professional_id = %s"  # noqa: S608
+    " AND status = %s AND expires_at > %s) < %s"
+)
+_PENDING_FOR_SQL = (
+    f"SELECT {_DESCRIBED.sql} FROM {_C} c WHERE c.professional_id = %s"  # noqa: S608
+    " AND c.status = %s AND c.expires_at > %s ORDER BY c.created_at"
+)
+_HOLDERS_SQL = (
+    f"SELECT {CHALLENGE.sql} FROM {_C} c WHERE c.public_id = %s"  # noqa: S608
+    " AND c.professional_id = %s"
+)
+_STATUS_SQL = f"SELECT {_STATUS.sql} FROM {_C} c WHERE c.public_id = %s"  # noqa: S608
+_BROWSER_SQL = (
+    f"SELECT {CHALLENGE.sql}, {_ANSWERER.sql}, {HOLDER.sql} FROM {_C} c"  # noqa: S608
+    f" LEFT JOIN {_D} d ON d.id = c.device_id LEFT JOIN {_P} p ON p.id = c.professional_id"
+    " WHERE c.public_id = %s"
+)
+_EXPIRE_SQL = f"UPDATE {_C} SET status = %s WHERE id = %s AND status = %s"  # noqa: S608
+_ANSWER_SQL = (
+    f"UPDATE {_C} SET status = %s, failure = %s, device_id = %s, answered_at = %s"  # noqa: S608
+    " WHERE id = %s AND status = %s AND expires_at > %s"
+)
+# An approval also requires the device still unblocked (a concurrent wrong PIN may block it).
+_UNBLOCKED_SQL = f" AND EXISTS (SELECT 1 FROM {_D} WHERE id = %s AND blocked_at IS NULL)"  # noqa: S608
+_CONSUME_SQL = (
+    f"UPDATE {_C} SET consumed_at = %s WHERE id = %s AND status = %s"  # noqa: S608
+    " AND consumed_at IS NULL"
+)
+
+
+def _when(value: Any) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _execute(sql: str, params: list[Any]) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount, (cursor.fetchall() if cursor.description else None)
 
 
 def browser_hash(secret: str) -> str:
@@ -63,35 +145,11 @@ def _is_two_digits(value: str) -> bool:
     return len(value) == 2 and value.isascii() and value.isdigit()
 
 
-def _pending(professional: Professional) -> Any:
-    return CardChallenge.objects.filter(
-        professional=professional, status=ChallengeStatus.PENDING, expires_at__gt=timezone.now()
-    )
-
-
-@contextmanager
-def _journal_refusal(
-    professional: Professional | None, client_id: str, purpose: str, request: Any
-) -> Iterator[None]:
-    """Journal a push-bombing refusal *after* the transaction that refused it rolled back."""
-    try:
-        yield
-    except CardError as error:
-        if error.code == "too_many_pending" and professional is not None:
-            journal.record(
-                EventTag.AUTHN_CARD_CHALLENGE_REFUSED,
-                actor=f"client:{client_id}" if client_id else "anonymous",
-                subject=f"professional:{professional.sub}",
-                request=request,
-                data={"reason": "too_many_pending", "purpose": purpose},
-            )
-        raise
-
-
 def create(
     purpose: str,
     *,
-    professional: Professional | None,
+    professional: Professional | None = None,
+    id_nat: str = "",
     client_id: str = "",
     client_name: str = "",
     browser: str = "",
@@ -103,53 +161,127 @@ def create(
 ) -> tuple[CardChallenge, str]:
     """A new challenge and, for a QR challenge, the secret the QR carries (else "").
 
-    Login and CIBA challenges need a professional with a usable device (``no_device``) and fewer
-    than ``IDP_CARD_MAX_PENDING`` pending ones (``too_many_pending``); their devices are pushed.
+    Login and CIBA challenges need a professional (given, or named by ``id_nat``) with a usable
+    device (``no_device``) and fewer than ``IDP_CARD_MAX_PENDING`` pending ones
+    (``too_many_pending``); their devices are pushed. Three statements: the holder locked with
+    their devices, the INSERT that counts the pending ones, and the journal's.
     """
-    qr_secret = ""
-    refusal = _journal_refusal(professional, client_id, purpose, request)
-    with refusal, transaction.atomic():
-        targets: list[CardDevice] = []
-        if purpose != ChallengePurpose.QR:
-            if professional is None or not professional.is_active:
+    fields = {
+        "client_id": client_id,
+        "client_name": client_name,
+        "browser": browser,
+        "browser_secret": browser_secret,
+        "reference": reference,
+        "binding_message": binding_message,
+        "acr": acr,
+    }
+    if purpose == ChallengePurpose.QR:
+        qr_secret = hashing.new_secret(24)
+        return _insert(purpose, None, qr_secret=qr_secret, **fields), qr_secret
+    holder = professional
+    try:
+        with transaction.atomic():
+            holder, targets = _lock_holder(professional, id_nat)
+            if holder is None or not holder.is_active:
                 raise CardError("no_device", "no active professional")
-            targets = devices.usable(professional)
             if not targets:
-                raise CardError("no_device", f"professional {professional.pk}")
-            # Serialise per professional so the pending limit holds under concurrent requests.
-            Professional.objects.select_for_update().filter(pk=professional.pk).first()
-            if _pending(professional).count() >= settings.IDP_CARD_MAX_PENDING:
-                raise CardError("too_many_pending", f"professional {professional.pk}")
-        else:
-            qr_secret = hashing.new_secret(24)
-        if purpose != ChallengePurpose.CIBA:
-            number, choices = _numbers()
-        elif _is_two_digits(binding_message):
-            number, choices = _numbers(binding_message)
-        else:
-            # A free-text binding message: the app shows it and the holder compares it with what
-            # the service displays; there is no number to pick.
-            number, choices = "", []
-        challenge = CardChallenge.objects.create(
-            purpose=purpose,
-            professional=professional,
-            number=number,
-            choices=choices,
-            qr_secret_hash=hashing.keyed_hash(qr_secret, purpose=_QR_PURPOSE) if qr_secret else "",
-            client_id=client_id,
-            client_name=client_name[:200],
-            binding_message=binding_message[:64],
-            browser=browser[:200],
-            browser_hash=browser_hash(browser_secret),
-            reference=reference,
-            acr=acr,
-            expires_at=timezone.now() + timedelta(seconds=settings.IDP_CARD_CHALLENGE_SECONDS),
-        )
-        push.notify(
-            [d.push for d in targets if d.push],
-            {"type": "challenge", "id": challenge.public_id, "client_name": client_name[:200]},
-        )
-    return challenge, qr_secret
+                raise CardError("no_device", f"professional {holder.pk}")
+            challenge = _insert(purpose, holder, **fields)
+            if challenge is None:
+                raise CardError("too_many_pending", f"professional {holder.pk}")
+            push.notify(
+                [d.push for d in targets if d.push],
+                {"type": "challenge", "id": challenge.public_id, "client_name": client_name[:200]},
+            )
+    except CardError as error:
+        # Journaled *after* the transaction that refused it rolled back.
+        if error.code == "too_many_pending" and holder is not None:
+            journal.record(
+                EventTag.AUTHN_CARD_CHALLENGE_REFUSED,
+                actor=f"client:{client_id}" if client_id else "anonymous",
+                subject=f"professional:{holder.sub}",
+                request=request,
+                data={"reason": "too_many_pending", "purpose": purpose},
+            )
+        raise
+    return challenge, ""
+
+
+def _lock_holder(
+    professional: Professional | None, id_nat: str
+) -> tuple[Professional | None, list[CardDevice]]:
+    """The professional (by id, else by idNat), row-locked until the transaction ends, and their
+    usable devices (not revoked, blocked or expired), in one statement."""
+    if professional is None and not id_nat:
+        return None, []
+    key, value = ("id", professional.pk) if professional is not None else ("id_nat", id_nat)
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    sql = _HOLDER_SQL.format(key=key, lock=lock)
+    _count, found = _execute(sql, [_when(timezone.now()), value])
+    if not found:
+        return None, []
+    holder = professional if professional is not None else HOLDER.instance(found[0])
+    targets = [
+        _TARGETS.instance(row, HOLDER.width) for row in found if row[HOLDER.width] is not None
+    ]
+    return holder, targets
+
+
+def _insert(
+    purpose: str,
+    professional: Professional | None,
+    *,
+    qr_secret: str = "",
+    client_id: str,
+    client_name: str,
+    browser: str,
+    browser_secret: str,
+    reference: str,
+    binding_message: str,
+    acr: str,
+) -> Any:
+    """INSERT the challenge (for a holder: only under the pending limit, else None)."""
+    if purpose != ChallengePurpose.CIBA:
+        number, choices = _numbers()
+    elif _is_two_digits(binding_message):
+        number, choices = _numbers(binding_message)
+    else:
+        # A free-text binding message: the app shows it and the holder compares it with what
+        # the service displays; there is no number to pick.
+        number, choices = "", []
+    now = timezone.now()
+    challenge = CardChallenge(
+        public_id=new_public_id(),
+        purpose=purpose,
+        professional=professional,
+        number=number,
+        choices=choices,
+        qr_secret_hash=hashing.keyed_hash(qr_secret, purpose=_QR_PURPOSE) if qr_secret else "",
+        client_id=client_id,
+        client_name=client_name[:200],
+        binding_message=binding_message[:64],
+        browser=browser[:200],
+        browser_hash=browser_hash(browser_secret),
+        reference=reference,
+        acr=acr,
+        status=_PENDING,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.IDP_CARD_CHALLENGE_SECONDS),
+    )
+    params = [
+        f.get_db_prep_save(getattr(challenge, f.attname), connection) for f in _INSERT_COLUMNS
+    ]
+    sql = _INSERT_SQL
+    if professional is not None:
+        sql += _UNDER_LIMIT_SQL
+        params += [professional.pk, _PENDING, _when(now), settings.IDP_CARD_MAX_PENDING]
+    _count, found = _execute(sql + " RETURNING id", params)
+    if not found:
+        return None
+    challenge.pk = found[0][0]
+    challenge._state.adding = False
+    challenge._state.db = connection.alias
+    return challenge
 
 
 def qr_uri(challenge: CardChallenge, qr_secret: str) -> str:
@@ -180,24 +312,23 @@ def describe(challenge: CardChallenge) -> dict[str, Any]:
 
 
 def pending_for(device: CardDevice) -> list[CardChallenge]:
-    """What waits for the device's holder, oldest first."""
-    return list(_pending(device.professional).order_by("created_at"))
+    """What waits for the device's holder, oldest first (the fields :func:`describe` reads)."""
+    params = [device.professional_id, _PENDING, _when(timezone.now())]
+    _count, found = _execute(_PENDING_FOR_SQL, params)
+    return [_DESCRIBED.instance(row) for row in found]
 
 
 def _expire(challenge: CardChallenge) -> None:
-    CardChallenge.objects.filter(pk=challenge.pk, status=ChallengeStatus.PENDING).update(
-        status=ChallengeStatus.EXPIRED
-    )
+    _execute(_EXPIRE_SQL, [_EXPIRED, challenge.pk, _PENDING])
 
 
 def _holders_challenge(device: CardDevice, public_id: Any) -> CardChallenge:
     if not isinstance(public_id, str) or not 0 < len(public_id) <= 64:
         raise CardError("challenge_not_found")
-    challenge = CardChallenge.objects.filter(
-        public_id=public_id, professional_id=device.professional_id
-    ).first()
-    if challenge is None:
+    _count, found = _execute(_HOLDERS_SQL, [public_id, device.professional_id])
+    if not found:
         raise CardError("challenge_not_found", public_id[:16])
+    challenge = CHALLENGE.instance(found[0])
     if challenge.status == ChallengeStatus.PENDING and challenge.expires_at <= timezone.now():
         _expire(challenge)
         raise CardError("challenge_expired", public_id[:16])
@@ -208,14 +339,21 @@ def _holders_challenge(device: CardDevice, public_id: Any) -> CardChallenge:
     return challenge
 
 
-def _answer(challenge: CardChallenge, device: CardDevice, status: str, failure: str = "") -> bool:
+def _answer(
+    challenge: CardChallenge,
+    device: CardDevice,
+    status: str,
+    failure: str = "",
+    *,
+    unblocked: bool = False,
+) -> bool:
+    """Answer a pending challenge once (and, ``unblocked``, only if the device is not blocked)."""
     now = timezone.now()
-    done = (
-        CardChallenge.objects.filter(
-            pk=challenge.pk, status=ChallengeStatus.PENDING, expires_at__gt=now
-        ).update(status=status, failure=failure, device=device, answered_at=now)
-        == 1
-    )
+    at = _when(now)
+    sql, params = _ANSWER_SQL, [str(status), failure, device.pk, at, challenge.pk, _PENDING, at]
+    if unblocked:
+        sql, params = sql + _UNBLOCKED_SQL, [*params, device.pk]
+    done = _execute(sql, params)[0] == 1
     if done:
         challenge.status, challenge.failure, challenge.device = status, failure, device
         challenge.answered_at = now
@@ -256,6 +394,14 @@ def approve(
     if challenge.number and (not isinstance(number, str) or number != challenge.number):
         _fail(challenge, device, "wrong_number", request)
         raise CardError("wrong_number", challenge.public_id[:16])
+    # The right PIN and no failure to reset: the approval's UPDATE itself checks that no
+    # concurrent wrong PIN blocked the device meanwhile (one statement instead of two).
+    fast = not device.pin_failures and devices.pin_matches(device, pin)
+    if fast and _answer(challenge, device, ChallengeStatus.APPROVED, unblocked=True):
+        _approved(challenge, device, request)
+        return challenge
+    # Else (or a lost race: answered by another request, or the device blocked meanwhile) the
+    # counting path below says which.
     if not devices.check_pin(device, pin, request=request):
         _fail(challenge, device, "wrong_pin", request)
         if device.blocked_at is not None:
@@ -264,9 +410,13 @@ def approve(
         raise CardError("wrong_pin", challenge.public_id[:16], attempts_left=left)
     if not _answer(challenge, device, ChallengeStatus.APPROVED):
         raise CardError("challenge_answered", challenge.public_id[:16])
+    _approved(challenge, device, request)
+    return challenge
+
+
+def _approved(challenge: CardChallenge, device: CardDevice, request: Any) -> None:
     _journal(EventTag.AUTHN_CARD_APPROVED, challenge, device, request, acr=challenge.acr)
     challenge_answered.send(sender=CardChallenge, challenge=challenge)
-    return challenge
 
 
 def deny(
@@ -321,19 +471,31 @@ def scan(device: CardDevice, qr: Any, *, request: Any = None) -> CardChallenge:
     return _holders_challenge(device, challenge.public_id)
 
 
-def status_for_browser(public_id: str, browser_secret: str) -> CardChallenge | None:
-    """The challenge a browser started (None if not this browser's), expired lazily."""
-    challenge = (
-        CardChallenge.objects.filter(public_id=public_id[:64]).select_related("device").first()
-    )
-    if (
-        challenge is None
-        or not challenge.browser_hash
-        or not hashing.matches(
-            browser_secret or "", challenge.browser_hash, purpose=_BROWSER_PURPOSE
-        )
+def status_for_browser(
+    public_id: str, browser_secret: str, *, full: bool = False
+) -> CardChallenge | None:
+    """The challenge a browser started (None if not this browser's), expired lazily.
+
+    By default only what the status endpoint reads; ``full``: every field, with the device that
+    answered (``device``) and the holder (``professional``) loaded in the same statement.
+    """
+    if full:
+        _count, found = _execute(_BROWSER_SQL, [public_id[:64]])
+    else:
+        _count, found = _execute(_STATUS_SQL, [public_id[:64]])
+    if not found:
+        return None
+    row = found[0]
+    challenge = (CHALLENGE if full else _STATUS).instance(row)
+    if not challenge.browser_hash or not hashing.matches(
+        browser_secret or "", challenge.browser_hash, purpose=_BROWSER_PURPOSE
     ):
         return None
+    if full:
+        at = CHALLENGE.width
+        challenge.device = _ANSWERER.instance(row, at) if row[at] is not None else None
+        at += _ANSWERER.width
+        challenge.professional = HOLDER.instance(row, at) if row[at] is not None else None
     if challenge.status == ChallengeStatus.PENDING and challenge.expires_at <= timezone.now():
         _expire(challenge)
         challenge.status = ChallengeStatus.EXPIRED
@@ -343,12 +505,7 @@ def status_for_browser(public_id: str, browser_secret: str) -> CardChallenge | N
 def consume(challenge: CardChallenge) -> bool:
     """Use an approved challenge's result once (a login or a CIBA token); False if used."""
     now = timezone.now()
-    done = (
-        CardChallenge.objects.filter(
-            pk=challenge.pk, status=ChallengeStatus.APPROVED, consumed_at__isnull=True
-        ).update(consumed_at=now)
-        == 1
-    )
+    done = _execute(_CONSUME_SQL, [_when(now), challenge.pk, _APPROVED])[0] == 1
     if done:
         challenge.consumed_at = now
     return done

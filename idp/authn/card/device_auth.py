@@ -17,16 +17,20 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
+from idp.accounts.models import Professional
+from idp.authn.card import rows
 from idp.authn.card.errors import CardError
 from idp.authn.card.models import CardDevice
 
@@ -81,10 +85,17 @@ def public_jwk(jwk: Any) -> dict[str, Any]:
 
 
 def import_public_key(jwk: dict[str, Any]) -> ECKey:
+    key = public_jwk(jwk)
     try:
-        return ECKey.import_key(public_jwk(jwk))
+        return _import(key["x"], key["y"])
     except (JoseError, ValueError, TypeError) as exc:
         raise CardError("invalid_signature", f"unusable JWK: {exc}") from exc
+
+
+@lru_cache(maxsize=4096)
+def _import(x: Any, y: Any) -> ECKey:
+    """A public key is its coordinates: the parsed key is reused (immutable, no secret)."""
+    return ECKey.import_key({"kty": "EC", "crv": "P-256", "x": x, "y": y})
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -116,9 +127,34 @@ def _unverified_header(token: str) -> dict[str, Any]:
     return header
 
 
+#: Every column of the device and what the API reads of its professional (the rest is deferred).
+DEVICE = rows.Columns(CardDevice, "d")
+PROFESSIONAL = rows.Columns(
+    Professional, "p", ("id", "sub", "id_nat", "status", "suspended_at", "deactivated_at")
+)
+_DEVICE_SQL = (
+    f"SELECT {DEVICE.sql}, {PROFESSIONAL.sql} FROM {CardDevice._meta.db_table} d "  # noqa: S608
+    f"JOIN {Professional._meta.db_table} p ON p.id = d.professional_id WHERE d.kid = %s"
+)
+_TOUCH_SQL = f"UPDATE {CardDevice._meta.db_table} SET last_used_at = %s WHERE id = %s"  # noqa: S608
+
+
+def load_device(kid: str) -> CardDevice | None:
+    """The device with this key id and its professional, in one statement (never cached: a
+    revocation or a block takes effect on the next request)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DEVICE_SQL, [kid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    device = DEVICE.instance(row)
+    device.professional = PROFESSIONAL.instance(row, DEVICE.width)
+    return device
+
+
 def usable_device(kid: str) -> CardDevice:
     """The enrolled device with this key id, if it may still act; raises :class:`CardError`."""
-    device = CardDevice.objects.select_related("professional").filter(kid=kid).first()
+    device = load_device(kid)
     if device is None:
         raise CardError("unknown_device", f"kid {kid[:16]!r}")
     status = device.status
@@ -192,5 +228,6 @@ def _touch(device: CardDevice) -> None:
     """Remember when the device was last used, at most once a minute (keeps the row cool)."""
     now = timezone.now()
     if device.last_used_at is None or now - device.last_used_at >= _LAST_USED_INTERVAL:
-        CardDevice.objects.filter(pk=device.pk).update(last_used_at=now)
+        with connection.cursor() as cursor:
+            cursor.execute(_TOUCH_SQL, [rows.db_value(CardDevice, "last_used_at", now), device.pk])
         device.last_used_at = now

@@ -95,13 +95,18 @@ def register(
     return device
 
 
+def pin_matches(device: CardDevice, pin: Any) -> bool:
+    """The PIN compared with the stored hash only (no counter moves: see :func:`check_pin`)."""
+    return isinstance(pin, str) and pins.matches(pin, device.pin_salt, device.pin_hash)
+
+
 def check_pin(device: CardDevice, pin: Any, *, request: Any = None) -> bool:
     """Compare the PIN; count a failure (blocking at the limit) or reset the counter.
 
     Returns whether it matched. A device blocked meanwhile (a concurrent wrong PIN reached the
     limit) never matches.
     """
-    if isinstance(pin, str) and pins.matches(pin, device.pin_salt, device.pin_hash):
+    if pin_matches(device, pin):
         reset = CardDevice.objects.filter(pk=device.pk, blocked_at__isnull=True)
         if device.pin_failures:
             return reset.update(pin_failures=0) == 1

@@ -212,11 +212,18 @@ def _waiting(
 
 
 def _browser_challenge(
-    request: HttpRequest, pending: interaction.LoginTransaction, public_id: str
+    request: HttpRequest,
+    pending: interaction.LoginTransaction,
+    public_id: str,
+    *,
+    full: bool = True,
 ) -> CardChallenge | None:
-    """This browser's challenge made for this login transaction, else None (never another's)."""
+    """This browser's challenge made for this login transaction, else None (never another's).
+
+    ``full=False``: only what the status endpoint reads (no device, no holder).
+    """
     challenge = challenges.status_for_browser(
-        public_id, request.COOKIES.get(interaction.BROWSER_COOKIE, "")
+        public_id, request.COOKIES.get(interaction.BROWSER_COOKIE, ""), full=full
     )
     if (
         challenge is None
@@ -249,10 +256,9 @@ def start(request: HttpRequest, txn: str) -> HttpResponse:
         limits.check(limits.CHALLENGES_PER_ADDRESS, address)
         limits.hit(limits.CHALLENGES_PER_ID_NAT, id_nat)
         limits.hit(limits.CHALLENGES_PER_ADDRESS, address)
-        professional = Professional.objects.filter(id_nat=id_nat).first()
         challenge, _secret = challenges.create(
             ChallengePurpose.LOGIN,
-            professional=professional,
+            id_nat=id_nat,
             client_id=pending.request.client_id,
             client_name=pending.client_name,
             browser=describe_browser(request),
@@ -303,7 +309,7 @@ def status(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
         pending = interaction.pending(request, txn)
     except errors.OAuthError:
         pending = None
-    challenge = _browser_challenge(request, pending, challenge_id) if pending else None
+    challenge = _browser_challenge(request, pending, challenge_id, full=False) if pending else None
     if challenge is None:
         return _no_store(error_response(CardError("challenge_not_found", challenge_id[:16])))
     return _no_store(JsonResponse({"status": challenge.status}))
