@@ -160,6 +160,29 @@ def load_professional(pk: int) -> ProfessionalClaims | None:
     )
 
 
+def professional_claims(professional: Professional) -> ProfessionalClaims:
+    """:func:`load_professional`'s result from an instance loaded with its exercices and other ids
+    (``Professional.objects.with_userinfo()``): the same values, no further query."""
+    exercices = list(professional.exercices.all())
+    if exercices:
+        given, family = exercices[0].prenom_exercice or "", exercices[0].nom_exercice or ""
+    else:
+        given = (professional.given_names or "").split("'", 1)[0].strip()
+        family = professional.family_name or ""
+    return ProfessionalClaims(
+        pk=professional.pk,
+        sub=professional.sub,
+        id_nat=professional.id_nat,
+        is_active=professional.status == Professional.Status.ACTIVE,
+        given_name=given,
+        family_name=family,
+        other_ids=tuple(
+            {"identifiant": o.identifiant, "origine": o.origine, "qualite": int(o.qualite)}
+            for o in professional.other_ids.all()
+        ),
+    )
+
+
 def _epoch(value: datetime | int | None) -> int | None:
     if value is None:
         return None

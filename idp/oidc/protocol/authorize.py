@@ -27,7 +27,8 @@ from django.utils import timezone
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
 from idp.core import hashing
-from idp.oidc.models import CODE_HASH_PURPOSE, AuthorizationCode, SessionClient, SsoSession
+from idp.oidc import code_store
+from idp.oidc.models import CODE_HASH_PURPOSE, SsoSession, new_opaque_id
 from idp.oidc.protocol import errors, redirect_uris, scopes
 from relying_parties.registry import RegisteredClient, get_client
 
@@ -418,12 +419,14 @@ def issue_code(req: AuthorizationRequest, session: SsoSession, *, http_request: 
     recorded in the session so that logout reaches it (OIDC Back-Channel Logout 1.0 §2.7).
     """
     code = hashing.new_secret()
+    grant_id = new_opaque_id()
     now = timezone.now()
     with transaction.atomic():
-        row = AuthorizationCode.objects.create(
+        code_store.insert(
             code_hash=hashing.keyed_hash(code, purpose=CODE_HASH_PURPOSE),
+            grant_id=grant_id,
             client_id=req.client_id,
-            session=session,
+            session_id=session.pk,
             professional_id=session.professional_id,
             redirect_uri=req.redirect_uri,
             scope=req.scope_string,
@@ -434,9 +437,9 @@ def issue_code(req: AuthorizationRequest, session: SsoSession, *, http_request: 
             acr=session.acr,
             amr=list(session.amr),
             auth_time=session.auth_time,
+            now=now,
             expires_at=now + timedelta(seconds=settings.IDP_AUTHORIZATION_CODE_SECONDS),
         )
-        SessionClient.objects.get_or_create(session=session, client_id=req.client_id)
         record(
             EventTag.OIDC_CODE_ISSUED,
             actor=f"professional:{session.professional.sub}",
@@ -444,7 +447,7 @@ def issue_code(req: AuthorizationRequest, session: SsoSession, *, http_request: 
             request=http_request,
             data={
                 "client_id": req.client_id,
-                "grant_id": row.grant_id,
+                "grant_id": grant_id,
                 "sid": session.sid,
                 "scope": req.scope_string,
                 "acr": session.acr,

@@ -27,16 +27,16 @@ from django.utils import timezone
 from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.core import hashing
-from idp.oidc import refresh_store, revocation, sessions, tokens
+from idp.oidc import code_store, refresh_store, revocation, sessions, tokens
 from idp.oidc.models import (
     CODE_HASH_PURPOSE,
     REFRESH_HASH_PURPOSE,
-    AuthorizationCode,
     RefreshToken,
     SessionClient,
     SsoSession,
 )
 from idp.oidc.protocol import ciba as ciba_protocol
+from idp.oidc.protocol import userinfo as userinfo_protocol
 from idp.oidc.protocol.client_auth import ClientAuthentication
 from idp.oidc.protocol.errors import (
     InvalidGrant,
@@ -156,7 +156,9 @@ def _new_refresh_token(
     return value
 
 
-def _check_pkce(code: AuthorizationCode, verifier: str | None, auth: ClientAuthentication) -> None:
+def _check_pkce(
+    code: code_store.StoredCode, verifier: str | None, auth: ClientAuthentication
+) -> None:
     """RFC 7636 §4.6, constant-time; RFC 9700 §2.1.1: no verifier without a challenge."""
     if not code.code_challenge:
         if verifier is not None:
@@ -205,7 +207,7 @@ def authorization_code(
     if not redirect_uri:
         raise InvalidRequest("redirect_uri is required.")
     code_hash = hashing.keyed_hash(code_value, purpose=CODE_HASH_PURPOSE)
-    code = AuthorizationCode.objects.select_related("session").filter(code_hash=code_hash).first()
+    code = code_store.lookup(code_hash)
     now = timezone.now()
     if code is None:
         raise InvalidGrant(detail="unknown code")
@@ -224,7 +226,11 @@ def authorization_code(
     session = code.session
     if not _session_live(session, now):
         raise InvalidGrant(detail="SSO session ended")
-    professional = tokens.cached_professional(code.professional_id)
+    # UserInfo is what the relying party calls next: this also tells it which claims the grant
+    # requested and, on a cold cache, primes the professional's UserInfo document.
+    professional = userinfo_protocol.professional_at_code_exchange(
+        code.professional_id, grant_id=code.grant_id, claims=code.claims
+    )
     if professional is None or not professional.is_active:
         raise InvalidGrant(detail="professional not active")
 
@@ -254,33 +260,24 @@ def authorization_code(
             sid=session.sid,
         ).value
 
-    replayed = False
     refresh = ""
     refresh_expires_at = None
+    if REFRESH_TOKEN in client.grant_types:
+        refresh = hashing.new_secret()
+        refresh_expires_at = _refresh_expiry(now, client.refresh_token_lifetime, session)
     with transaction.atomic():
-        consumed = AuthorizationCode.objects.filter(
-            code_hash=code_hash, consumed_at__isnull=True, expires_at__gt=now
-        ).update(consumed_at=now)
-        if consumed != 1:
-            replayed = True  # a concurrent request won; handled after this block commits
-        else:
-            if REFRESH_TOKEN in client.grant_types:
-                refresh_expires_at = _refresh_expiry(now, client.refresh_token_lifetime, session)
-                refresh = _new_refresh_token(
-                    client_id=client.client_id,
-                    grant_id=code.grant_id,
-                    professional_id=code.professional_id,
-                    session=session,
-                    scope=scope,
-                    claims=code.claims,
-                    acr=code.acr,
-                    amr=list(code.amr),
-                    auth_time=code.auth_time,
-                    x5t_s256=auth.x5t_s256,
-                    now=now,
-                    expires_at=refresh_expires_at,
-                )
-            SessionClient.objects.get_or_create(session=session, client_id=client.client_id)
+        # One statement on PostgreSQL: consume (single use), and only if that won, the refresh
+        # token (a copy of the code's grant) and the session's client (back-channel logout).
+        consumed = code_store.redeem(
+            code.id,
+            now=now,
+            refresh_hash=(
+                hashing.keyed_hash(refresh, purpose=REFRESH_HASH_PURPOSE) if refresh else ""
+            ),
+            refresh_expires_at=refresh_expires_at,
+            x5t_s256=auth.x5t_s256,
+        )
+        if consumed:
             _audit_issued(
                 AUTHORIZATION_CODE,
                 auth,
@@ -288,10 +285,11 @@ def authorization_code(
                 {"grant_id": code.grant_id, "jti": access.claims["jti"], "scope": scope},
                 request,
             )
-    if replayed:
-        code.refresh_from_db()
-        if code.consumed_at is not None:
-            _code_replayed(code, auth, request)
+    if not consumed:
+        # A concurrent request won (handled after the block commits), or the code just expired.
+        again = code_store.lookup(code_hash)
+        if again is not None and again.consumed_at is not None:
+            _code_replayed(again, auth, request)
         raise InvalidGrant(detail="code expired")
 
     refresh_expires_in = (
@@ -322,7 +320,7 @@ def _revoke_misused_grant(
     raise InvalidGrant(detail=f"{reason}: grant revoked")
 
 
-def _code_replayed(code: AuthorizationCode, auth: ClientAuthentication, request: Any) -> None:
+def _code_replayed(code: code_store.StoredCode, auth: ClientAuthentication, request: Any) -> None:
     """RFC 6749 §4.1.2: a code used twice revokes every token issued from it."""
     _revoke_misused_grant(
         code.grant_id, EventTag.OIDC_CODE_REPLAYED, "code_replayed", auth, request

@@ -129,6 +129,39 @@ def _claims_key(grant_id: str) -> str:
     return f"oidc:userinfo:claims:{_CACHE_VERSION}:{grant_id}"
 
 
+def _userinfo_claim_names(claims: Any) -> list[str]:
+    """The names a ``claims`` request parameter (Core §5.5) asks for in its ``userinfo`` member."""
+    if isinstance(claims, dict) and isinstance(claims.get("userinfo"), dict):
+        return [str(n) for n in claims["userinfo"]]
+    return []
+
+
+def professional_at_code_exchange(
+    pk: int, *, grant_id: str, claims: Any
+) -> tokens.ProfessionalClaims | None:
+    """The professional's token claims (:func:`tokens.cached_professional`), for the token
+    endpoint's authorization_code grant, with what the UserInfo call that follows will need.
+
+    In the same cache round trips: the claim names the grant requested at UserInfo (``claims``
+    parameter of the code), so that UserInfo does not query the code row; and, when the token
+    claims are not cached, the professional is loaded once with everything their UserInfo document
+    needs, and both are cached (the same keys, lifetimes and invalidation as
+    :func:`tokens.cached_professional` and :func:`psc_document`).
+    """
+    claims_key = tokens.claims_cache_key(pk)
+    found = cache.get(claims_key)
+    entries: dict[str, Any] = {_claims_key(grant_id): _userinfo_claim_names(claims)}
+    if found is None:
+        professional = Professional.objects.with_userinfo().filter(pk=pk).first()
+        if professional is not None:
+            found = tokens.professional_claims(professional)
+            entries[claims_key] = found
+            if professional.is_active:
+                entries[_cache_key(professional.sub)] = _render_document(professional)
+    cache.set_many(entries, min(CACHE_SECONDS, tokens.CLAIMS_CACHE_SECONDS))
+    return found
+
+
 def _requested_claims(grant_id: str, *, cached: list[str] | None = None) -> list[str]:
     """Claim names the grant's ``claims`` parameter asked for at UserInfo (Core §5.5)."""
     if not grant_id:
@@ -139,9 +172,7 @@ def _requested_claims(grant_id: str, *, cached: list[str] | None = None) -> list
     stored = (
         AuthorizationCode.objects.filter(grant_id=grant_id).values_list("claims", flat=True).first()
     )
-    names: list[str] = []
-    if isinstance(stored, dict) and isinstance(stored.get("userinfo"), dict):
-        names = [str(n) for n in stored["userinfo"]]
+    names = _userinfo_claim_names(stored)
     cache.set(key, names, CACHE_SECONDS)
     return names
 
@@ -162,6 +193,13 @@ def psc_document(sub: str, *, cached: dict[str, Any] | None = None) -> dict[str,
     professional = Professional.objects.with_userinfo().filter(sub=sub).first()
     if professional is None or not professional.is_active:
         return None
+    document = _render_document(professional)
+    cache.set(key, document, CACHE_SECONDS)
+    return document
+
+
+def _render_document(professional: Professional) -> dict[str, Any]:
+    """:func:`psc_document` of a professional loaded ``with_userinfo()`` (no further query)."""
     # authMode and Palier_Authentification depend on the token; filled in per request.
     document = render_userinfo(professional, auth_mode="", acr=None)
     full_name = f"{document['given_name']} {document['family_name']}".strip()
@@ -178,7 +216,6 @@ def psc_document(sub: str, *, cached: dict[str, Any] | None = None) -> dict[str,
     if not professional.email:
         del document["_standard"]["email"]
         del document["_standard"]["email_verified"]
-    cache.set(key, document, CACHE_SECONDS)
     return document
 
 
