@@ -8,8 +8,11 @@ paths to a second Django handler whose middleware is only what they need: the tr
 client address, the Host check, and SecurityMiddleware (HSTS, nosniff, referrer policy, https
 redirect). Pages (authorization, login, logout, admin) keep the full stack.
 
-The paths are the named routes of ``idp.oidc.urls`` under the issuer, resolved once, and the
-card app's API (``/api/card/``), whose requests are signed by the device and carry no cookie.
+The paths are the named routes of ``idp.oidc.urls`` under the issuer, resolved once, the
+card app's API (``/api/card/``), whose requests are signed by the device and carry no cookie, and
+the card login's status (``/login/<txn>/card/<id>/status``), polled every second by the waiting
+page: it reads only the ``caducee_txn`` cookie and the signed transaction (no session, user, CSRF
+or locale) and sets its own no-framing headers (idp/authn/card/login.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,16 @@ PROTOCOL_ROUTES = (
 )
 #: Path prefixes served through the lean stack: the card app's API (signed requests, no cookie).
 PROTOCOL_PREFIXES = ("/api/card/",)
+
+
+def is_lean_path(path: str) -> bool:
+    """A login page path served through the lean stack: ``/login/<txn>/card/<id>/status``."""
+    if not (path.startswith("/login/") and path.endswith("/status")):
+        return False
+    parts = path.split("/")  # "", "login", txn, "card", id, "status"
+    return len(parts) == 6 and parts[3] == "card" and all(parts[2:5])
+
+
 LEAN_MIDDLEWARE = (
     "idp.core.proxy.TrustedProxyMiddleware",
     "idp.core.protocol_handler.AllowedHostMiddleware",
@@ -89,6 +102,6 @@ class ProtocolRouter:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
-        lean = path in self.paths or path.startswith(PROTOCOL_PREFIXES)
+        lean = path in self.paths or path.startswith(PROTOCOL_PREFIXES) or is_lean_path(path)
         handler = self.protocol if lean else self.pages
         return handler(environ, start_response)

@@ -23,14 +23,14 @@ from typing import Any
 
 import segno
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from idp.accounts.models import Professional
 from idp.audit import journal
@@ -301,18 +301,39 @@ def start_qr(request: HttpRequest, txn: str) -> HttpResponse:
     return _waiting(request, pending, challenge, qr_secret=secret, as_json=as_json)
 
 
-@never_cache
-@require_GET
+#: The status answers are JSON for the page's script: never framed, nothing to run. Served through
+#: the lean stack (idp/core/protocol_handler.py), which has no clickjacking or CSP middleware.
+_STATUS_HEADERS = {
+    "Cache-Control": "max-age=0, no-cache, no-store, must-revalidate, private",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+_STATUS_BODIES = {
+    value: f'{{"status": "{value}"}}'.encode() for value in ChallengeStatus.values
+}  # fmt: skip
+
+
 def status(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
     """``GET card/<id>/status``: ``{"status": "pending" | "approved" | …}`` for this browser."""
-    try:
-        pending = interaction.pending(request, txn)
-    except errors.OAuthError:
-        pending = None
-    challenge = _browser_challenge(request, pending, challenge_id, full=False) if pending else None
-    if challenge is None:
-        return _no_store(error_response(CardError("challenge_not_found", challenge_id[:16])))
-    return _no_store(JsonResponse({"status": challenge.status}))
+    if request.method != "GET":
+        response = HttpResponseNotAllowed(["GET"])
+    else:
+        try:
+            pending = interaction.pending(request, txn)
+        except errors.OAuthError:
+            pending = None
+        challenge = (
+            _browser_challenge(request, pending, challenge_id, full=False) if pending else None
+        )
+        if challenge is None:
+            response = error_response(CardError("challenge_not_found", challenge_id[:16]))
+        else:
+            response = HttpResponse(
+                _STATUS_BODIES[challenge.status], content_type="application/json"
+            )
+    for name, value in _STATUS_HEADERS.items():
+        response[name] = value
+    return response
 
 
 _FAILURES = {"wrong_number", "wrong_pin"}

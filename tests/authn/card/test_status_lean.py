@@ -1,0 +1,77 @@
+"""The card login's status endpoint (polled every second) is served through the lean stack.
+
+It reads only the ``caducee_txn`` cookie and the signed transaction: no session, user, CSRF or
+locale. The lean stack keeps the Host check and the security headers; the view sets the ones a
+page's middleware would have added (no framing, no content policy needed for JSON).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+from django.test import Client as BrowserClient
+
+from idp.core.protocol_handler import ProtocolRouter, is_lean_path
+from idp.wsgi import application
+from tests.authn.card import login_flow as flow
+from tests.authn.card.helpers import enrol
+from tests.oidc.factories import make_client, make_doctor_with_two_activities
+
+pytestmark = pytest.mark.django_db
+
+
+def _wsgi_get(path: str, cookies: dict[str, str], host: str = "testserver") -> tuple[str, dict]:
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "testserver", "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": host,
+        "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+        "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https", "wsgi.multithread": True, "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }  # fmt: skip
+    got: dict = {}
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        got["status"] = status
+        got["headers"] = dict(headers)
+
+    body = b"".join(application(environ, start_response))
+    return got["status"], {**got["headers"], "body": body}
+
+
+def test_status_paths_go_to_the_lean_handler():
+    router = ProtocolRouter(pages=lambda *a: "pages", protocol=lambda *a: "protocol")
+    assert router({"PATH_INFO": "/login/T/card/C/status"}, None) == "protocol"
+    for page in ("/login/T", "/login/T/card", "/login/T/card/C/complete", "/login/status"):
+        assert router({"PATH_INFO": page}, None) == "pages"
+        assert not is_lean_path(page)
+
+
+def test_status_through_the_lean_stack_answers_with_the_right_headers():
+    model, _secret = make_client()
+    doctor = make_doctor_with_two_activities()
+    enrol(doctor)
+    browser = BrowserClient(HTTP_USER_AGENT=flow.FIREFOX_WINDOWS)
+    login = flow.begin(browser, model)
+    body = flow.start_push(browser, login, doctor.id_nat).json()
+    cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
+
+    status, headers = _wsgi_get(body["status_url"], cookies)
+    assert status.startswith("200"), headers
+    assert headers["body"] == b'{"status": "pending"}'
+    assert headers["Content-Type"] == "application/json"
+    assert "no-store" in headers["Cache-Control"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "Set-Cookie" not in headers  # no session, no CSRF cookie
+
+    # Another browser (no caducee_txn cookie) learns nothing; a foreign Host is refused.
+    status, headers = _wsgi_get(body["status_url"], {})
+    assert status.startswith("404")
+    assert "no-store" in headers["Cache-Control"]
+    status, _headers = _wsgi_get(body["status_url"], cookies, host="evil.example")
+    assert status.startswith("400")
