@@ -206,7 +206,7 @@ def test_push_login_with_number_matching_gives_eidas2(rp, doctor, phone):
     assert challenge["purpose"] == "login"
     assert len(challenge["choices"]) == 3 and wait.number in challenge["choices"]
     assert challenge["client_name"] == "DMP test"
-    assert challenge["browser"].startswith("Firefox · Windows · 127.0.0.")
+    assert challenge["browser"].startswith("Firefox · Windows · ")  # + the masked address
     assert status_of(browser, wait.status_url) == "pending"
 
     answer = approve(phone, challenge["id"], wait.number)
@@ -338,6 +338,7 @@ def test_ciba_ping_mode_notifies_then_the_client_redeems(
         assert approve(phone, challenge["id"], "42").code == 0
 
         assert ciba_delivery.wait_for_background_deliveries(10)
+        ciba_delivery.deliver_due()  # the worker's pass (see the logout test): nothing twice
         [(path, headers, body)] = receiver.received
         assert path == "/ciba/notify"
         assert headers["Authorization"] == f"Bearer {token}"
@@ -374,14 +375,17 @@ def test_logout_all_from_the_app_ends_the_sso_session_and_logs_the_client_out(
         ended = card("--state", str(phone), "--json", "logout-all")
         assert ended.code == 0, ended
         assert ended.json == {"ended": 1}
-        assert card("--state", str(phone), "--json", "sessions").json == []
 
         assert backchannel.wait_for_background_deliveries(timeout=10)
+        # The worker's pass sends what the first, in-process attempt could not (on SQLite in
+        # memory its thread may meet a table lock); delivered once all the same.
+        backchannel.deliver_due()
         [delivered] = receiver.received
         _header, logout = verify_logout_token(delivered.form["logout_token"][0])
         assert (logout["sid"], logout["sub"], logout["aud"]) == (sid, doctor.sub, client.client_id)
     finally:
         receiver.close()
+    assert card("--state", str(phone), "--json", "sessions").json == []
 
     # The browser's SSO session is gone: a silent authorization needs a login again.
     silent = RelyingParty(live_provider, client.client_id, secret)
