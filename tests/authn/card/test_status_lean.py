@@ -11,6 +11,8 @@ import io
 import sys
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client as BrowserClient
 
 from idp.core.protocol_handler import ProtocolRouter, is_lean_path
@@ -38,7 +40,14 @@ def _wsgi_get(path: str, cookies: dict[str, str], host: str = "testserver") -> t
         got["status"] = status
         got["headers"] = dict(headers)
 
-    body = b"".join(application(environ, start_response))
+    # As Django's test client does: the request must not close the test's database connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(application(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return got["status"], {**got["headers"], "body": body}
 
 
