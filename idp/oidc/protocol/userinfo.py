@@ -16,8 +16,9 @@
 * the ``claims`` request parameter (Core §5.5): its ``userinfo`` member, stored with the grant's
   authorization code, *narrows* nothing and *adds* standard claims only when the scope that
   carries them is also allowed to the client: a claim request never widens what the client was
-  registered for. (The grant's code row is found by the token's ``gid``; once codes are purged,
-  the scope alone decides.)
+  registered for. (The code exchange caches the names by the grant id ``gid``
+  (:func:`professional_at_code_exchange`); past that entry the code row is read by ``gid``; once
+  codes are purged, the scope alone decides.)
 
 The PSC document is the hot path (every relying party calls UserInfo after each login): it is
 cached per professional in Django's cache for ``CACHE_SECONDS`` and dropped when the professional,
