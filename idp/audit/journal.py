@@ -8,10 +8,23 @@ Appending reads the chain head and writes the next link, so writers must be seri
 
 * PostgreSQL: ``pg_advisory_xact_lock`` on a constant key, taken inside ``transaction.atomic()``
   before the head is read. Under READ COMMITTED each statement sees the rows committed before it
-  started, so the head read after the lock is the one the previous writer committed. The lock is
-  released when the *outermost* transaction ends: call ``record()`` late in long transactions.
+  started, so the head read after the lock is the one the previous writer committed. The lock and
+  the read are two statements sent in one round trip (``SELECT pg_advisory_xact_lock(k); SELECT
+  …head``, without parameters, so psycopg uses the simple query protocol): the server runs them
+  one after the other and takes the second one's snapshot when it starts, after the lock is
+  granted. They must never become one statement, whose snapshot would predate the wait
+  (``tests/audit/test_concurrency.py`` checks a waiting writer reads the head committed
+  meanwhile). The lock is released when the *outermost* transaction ends: call ``record()`` late
+  in long transactions, every writer of the journal queues behind it until then.
 * SQLite: the project opens transactions with ``BEGIN IMMEDIATE`` (``transaction_mode`` in
   settings), which takes the database write lock up front; writers queue.
+
+The head is read and the row inserted with raw SQL on the connection's cursor (columns from the
+model, values adapted by its fields, the hash by :func:`idp.audit.chain.compute_hash` as
+``audit_verify`` recomputes it): no ORM query compilation and no ``Model.save()``. Inside a
+caller's atomic block no savepoint is made: a failing statement marks the caller's transaction
+for rollback, which is what must happen to the caller's work anyway. Per event: 2 round trips
+inside a transaction, 4 outside (BEGIN, lock + head, INSERT, COMMIT).
 
 Whatever the locking, the unique ``sequence`` and ``prev_hash`` columns make a forked chain
 impossible: a writer that raced would fail with an IntegrityError, never write a second link.
@@ -27,6 +40,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -68,26 +82,36 @@ def record(
     trusted-proxy middleware, not this function, decides whether X-Forwarded-For can be believed)
     and its user agent are recorded. ``data`` is scrubbed of secrets (:mod:`idp.audit.scrub`) and
     must be JSON-serialisable (datetimes, UUIDs and Decimals become strings).
+
+    The returned event is the row as written (``_state.adding`` is false, as if read back).
     """
+    # Everything that does not depend on the chain head is done before the lock is taken.
     tag = check_tag(tag)
     actor = _identifier("actor", actor, ACTOR_MAX_LENGTH)
     subject = _identifier("subject", subject, SUBJECT_MAX_LENGTH)
     ip, user_agent, request_id = _request_context(request)
-    payload = _json_data(scrub(data or {}, key=settings.SECRET_KEY))
+    payload = _json_data(scrub(data, key=settings.SECRET_KEY)) if data else {}
 
     using = router.db_for_write(AuditEvent)
-    with transaction.atomic(using=using):
-        _lock_chain(using)
-        head = (
-            AuditEvent.objects.using(using)
-            .order_by("-sequence")
-            .values_list("sequence", "hash")
-            .first()
-        )
+    connection = connections[using]
+    head_sql, insert_sql = _statements(connection)
+    ip_param = _IP_FIELD.get_db_prep_save(ip, connection)
+    data_param = _DATA_FIELD.get_db_prep_save(payload, connection)
+
+    # savepoint=False: inside a caller's atomic block a savepoint would cost two round trips for
+    # nothing. If a statement below fails, Django marks the caller's transaction for rollback
+    # (its work and this event go together); outside one, this block is the transaction.
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(head_sql)
+        if connection.vendor == "postgresql":
+            cursor.nextset()  # past the lock's result, to the head's (see the module docstring)
+        head = cursor.fetchone()
         last_sequence, prev_hash = head or (0, chain.GENESIS_HASH)
-        event = AuditEvent(
-            sequence=last_sequence + 1,
-            occurred_at=timezone.now(),
+        sequence = last_sequence + 1
+        occurred_at = timezone.now()
+        digest = chain.compute_hash(
+            sequence=sequence,
+            occurred_at=occurred_at,
             tag=tag.value,
             actor=actor,
             subject=subject,
@@ -97,18 +121,90 @@ def record(
             data=payload,
             prev_hash=prev_hash,
         )
-        event.hash = event.compute_hash()
-        event.save(using=using)
-    return event
+        # Parameters in the order of _FIELDS (the model's concrete fields).
+        cursor.execute(
+            insert_sql,
+            [
+                sequence,
+                _OCCURRED_AT_FIELD.get_db_prep_save(occurred_at, connection),
+                tag.value,
+                actor,
+                subject,
+                ip_param,
+                user_agent,
+                request_id,
+                data_param,
+                prev_hash,
+                digest,
+            ],
+        )
+    return AuditEvent.from_db(
+        using,
+        _ATTNAMES,
+        (
+            sequence,
+            occurred_at,
+            tag.value,
+            actor,
+            subject,
+            ip,
+            user_agent,
+            request_id,
+            payload,
+            prev_hash,
+            digest,
+        ),
+    )
 
 
-def _lock_chain(using: str) -> None:
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    # SQLite: BEGIN IMMEDIATE already holds the write lock. Other vendors rely on the unique
-    # constraints: a concurrent append fails loudly instead of forking the chain.
+# The INSERT is written from the model's fields, in their declared order; record() passes its
+# values in that order, which this check pins down (a new field must be added to both).
+_FIELDS = tuple(AuditEvent._meta.concrete_fields)
+_ATTNAMES = tuple(field.attname for field in _FIELDS)
+if _ATTNAMES != (
+    "sequence",
+    "occurred_at",
+    "tag",
+    "actor",
+    "subject",
+    "ip",
+    "user_agent",
+    "request_id",
+    "data",
+    "prev_hash",
+    "hash",
+):  # pragma: no cover (a model change without its counterpart here)
+    raise ImportError(f"journal.record() does not write the AuditEvent fields {_ATTNAMES}")
+_OCCURRED_AT_FIELD = AuditEvent._meta.get_field("occurred_at")
+_IP_FIELD = AuditEvent._meta.get_field("ip")
+_DATA_FIELD = AuditEvent._meta.get_field("data")
+_STATEMENTS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _statements(connection: BaseDatabaseWrapper) -> tuple[str, str]:
+    """(read the head, insert an event) for ``connection``; on PostgreSQL the first one takes the
+    chain lock in a statement of its own before the head is read."""
+    key = (connection.alias, connection.vendor)
+    statements = _STATEMENTS.get(key)
+    if statements is None:
+        quote = connection.ops.quote_name
+        table = quote(AuditEvent._meta.db_table)
+        sequence = quote(AuditEvent._meta.get_field("sequence").column)
+        hash_ = quote(AuditEvent._meta.get_field("hash").column)
+        # Identifiers from the model's metadata, quoted; no value is ever formatted in.
+        head = f"SELECT {sequence}, {hash_} FROM {table} ORDER BY {sequence} DESC"  # noqa: S608
+        head += " LIMIT 1"
+        if connection.vendor == "postgresql":
+            # No parameters: psycopg sends the text with the simple query protocol, which runs
+            # the two statements one after the other, each with its own snapshot.
+            head = f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK_KEY)}); {head}"
+        # SQLite: BEGIN IMMEDIATE already holds the write lock. Other vendors rely on the unique
+        # constraints: a concurrent append fails loudly instead of forking the chain.
+        columns = ", ".join(quote(field.column) for field in _FIELDS)
+        placeholders = ", ".join(["%s"] * len(_FIELDS))
+        insert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+        statements = _STATEMENTS[key] = (head, insert)
+    return statements
 
 
 def _request_context(request: HttpRequest | None) -> tuple[str | None, str, str]:

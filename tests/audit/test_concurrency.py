@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -59,3 +60,66 @@ def test_concurrent_writers_make_one_intact_chain():
     result = verify_chain(batch_size=17)
     assert result.ok, result
     assert result.checked == total
+
+
+def _advisory_lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_writer_that_waited_for_the_lock_reads_the_head_committed_meanwhile():
+    """record() sends the lock and the head read in one round trip, as two statements: the read
+    must see the row committed while the writer waited for the lock (a snapshot taken before the
+    wait would chain from the old head and fail on the unique sequence)."""
+    holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                record(EventTag.ADMIN_LOGIN_SUCCEEDED, actor="admin:first")
+                holding.set()
+                release.wait(30)
+        except BaseException as exc:  # reported to the main thread below
+            errors.append(exc)
+            holding.set()
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            record(EventTag.ADMIN_LOGIN_SUCCEEDED, actor="admin:second")
+        except BaseException as exc:  # reported to the main thread below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    first_thread = threading.Thread(target=first)
+    first_thread.start()
+    assert holding.wait(30)
+    second_thread = threading.Thread(target=second)
+    second_thread.start()
+    try:
+        for _ in range(300):  # until the second writer waits on the chain lock
+            if _advisory_lock_waiters():
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the second writer never waited for the chain lock")
+    finally:
+        release.set()
+        first_thread.join(timeout=30)
+        second_thread.join(timeout=30)
+
+    assert not errors, errors
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [(event.sequence, event.actor) for event in events] == [
+        (1, "admin:first"),
+        (2, "admin:second"),
+    ]
+    assert events[1].prev_hash == events[0].hash
+    assert verify_chain().ok

@@ -213,3 +213,22 @@ def test_a_forked_chain_is_impossible_in_the_database(three_events):
     fork.hash = fork.compute_hash()
     with pytest.raises(IntegrityError), transaction.atomic():
         fork.save()
+
+
+def test_the_returned_event_is_the_row_as_stored(http_request):
+    with transaction.atomic():
+        record(EventTag.ADMIN_LOGOUT, actor="admin:alice")
+        event = record(
+            EventTag.ACCOUNTS_PROFESSIONAL_UPDATED,
+            actor="admin:alice",
+            subject="professional:f3c9",
+            request=http_request,
+            data={"when": dt.datetime(2025, 1, 31, tzinfo=dt.UTC), "ratio": 0.5, "n": [1, 2]},
+        )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert not event._state.adding
+    for name in (*chain.HASHED_FIELDS, "hash"):
+        assert getattr(event, name) == getattr(stored, name), name
+    assert event.hash == event.compute_hash() == stored.compute_hash()
+    with pytest.raises(AppendOnlyError):
+        event.save()
