@@ -51,6 +51,7 @@ def post_action(client, url, action, objects):
 
 
 def messages_of(response) -> list[str]:
+    """The admin messages, in French (the default language)."""
     return [unescape(str(m)) for m in response.context["messages"]]
 
 
@@ -71,7 +72,7 @@ def test_admin_revokes_a_device(alice, holder, client):
     device, phone = enrol(holder)
     response = post_action(alice, DEVICES, "revoke_selected", [device])
     assert response.status_code == 200
-    assert any("1 device revoked" in m for m in messages_of(response))
+    assert any("1 appareil révoqué" in m for m in messages_of(response))
     device.refresh_from_db()
     assert device.revoked_at is not None and device.revoked_reason == "admin"
     event = AuditEvent.objects.get(tag="authn:card:device_revoked")
@@ -85,7 +86,7 @@ def test_admin_unblocks_a_device(alice, holder, client):
     CardDevice.objects.filter(pk=device.pk).update(blocked_at=timezone.now(), pin_failures=3)
     assert phone.call(client, "GET", "device").json()["error"] == "device_blocked"
     response = post_action(alice, DEVICES, "unblock_selected", [device])
-    assert any("1 device unblocked" in m for m in messages_of(response))
+    assert any("1 appareil débloqué" in m for m in messages_of(response))
     device.refresh_from_db()
     assert device.blocked_at is None and device.pin_failures == 0
     assert AuditEvent.objects.get(tag="authn:card:device_unblocked").actor == "admin:alice"
@@ -95,7 +96,7 @@ def test_admin_unblocks_a_device(alice, holder, client):
 def test_unblocking_a_device_that_is_not_blocked_does_nothing(alice, holder):
     device, _ = enrol(holder)
     response = post_action(alice, DEVICES, "unblock_selected", [device])
-    assert any("0 devices unblocked" in m for m in messages_of(response))
+    assert any("0 appareil débloqué" in m for m in messages_of(response))
     assert not AuditEvent.objects.filter(tag="authn:card:device_unblocked").exists()
 
 
@@ -125,7 +126,7 @@ def test_activations_are_read_only_and_hide_hashes(alice, holder):
 def test_issue_a_code_from_the_professional_admin(alice, holder, client):
     response = post_action(alice, PROFESSIONALS, "issue_card_activation_code", [holder])
     assert response.status_code == 200
-    (message,) = [m for m in messages_of(response) if "activation code" in m]
+    (message,) = [m for m in messages_of(response) if "Code d’activation" in m]  # noqa: RUF001
     code = re.search(r": ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){4}) ", message).group(1)
     stored = CardActivation.objects.get()
     assert stored.method == ActivationMethod.ADMIN and stored.created_by == "admin:alice"
@@ -143,7 +144,7 @@ def test_issue_a_code_from_the_professional_admin(alice, holder, client):
 def test_issue_needs_exactly_one_professional(alice, holder):
     other = make_professional("8" + rpps(42))
     response = post_action(alice, PROFESSIONALS, "issue_card_activation_code", [holder, other])
-    assert any("exactly one" in m for m in messages_of(response))
+    assert any("exactement un" in m for m in messages_of(response))
     assert not CardActivation.objects.exists()
 
 
