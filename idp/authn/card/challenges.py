@@ -444,12 +444,17 @@ def scan(device: CardDevice, qr: Any, *, request: Any = None) -> CardChallenge:
     """The app scanned a login QR: the challenge becomes its holder's (then approve as usual)."""
     if not isinstance(qr, str) or len(qr) > 1000:
         raise CardError("invalid_request", "qr must be a string")
-    parts = urlsplit(qr)
+    try:
+        parts = urlsplit(qr)
+    except ValueError as exc:  # "http://[::1": urlsplit refuses a malformed IPv6 host
+        raise CardError("invalid_request", "not a login QR code") from exc
     query = parse_qs(parts.query)
     public_id = (query.get("c") or [""])[0]
     secret = (query.get("s") or [""])[0]
     if parts.scheme != QR_SCHEME or parts.netloc != "login" or not public_id or not secret:
         raise CardError("invalid_request", "not a login QR code")
+    if "\x00" in public_id:  # no challenge id holds one (and PostgreSQL text cannot)
+        raise CardError("challenge_not_found", "unknown QR challenge")
     if (query.get("iss") or [""])[0] != settings.IDP_ISSUER:
         raise CardError("invalid_request", "QR code of another provider")
     challenge = CardChallenge.objects.filter(
@@ -479,6 +484,8 @@ def status_for_browser(
     By default only what the status endpoint reads; ``full``: every field, with the device that
     answered (``device``) and the holder (``professional``) loaded in the same statement.
     """
+    if "\x00" in public_id:  # from the URL: no challenge id holds one (PostgreSQL text cannot)
+        return None
     if full:
         _count, found = _execute(_BROWSER_SQL, [public_id[:64]])
     else:

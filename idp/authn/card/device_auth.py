@@ -115,7 +115,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
     try:
         segment = token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # "[[[[…": too deep
         raise CardError("invalid_signature", "unreadable JWS header") from exc
     if not isinstance(header, dict):
         raise CardError("invalid_signature", "JWS header is not an object")
@@ -186,7 +186,7 @@ def verify(request: HttpRequest, *, registration: bool = False) -> SignedRequest
     try:
         signed = jws.deserialize_compact(token, key, algorithms=[ALGORITHM])
         claims = json.loads(signed.payload)
-    except (JoseError, ValueError, UnicodeDecodeError) as exc:
+    except (JoseError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CardError("invalid_signature", f"signature: {exc}") from exc
     if not isinstance(claims, dict):
         raise CardError("invalid_signature", "payload is not an object")

@@ -115,7 +115,8 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 def _id_nat(request: HttpRequest) -> str:
     value = request.POST.get("id_nat", "")
-    return value.strip()[:_ID_NAT_MAX]
+    # No idNat holds a NUL (and PostgreSQL text cannot): an unknown one, not a failed query.
+    return value.replace("\x00", "\ufffd").strip()[:_ID_NAT_MAX]
 
 
 def _refused(

@@ -190,7 +190,11 @@ def revoke(request: HttpRequest, kid: str) -> HttpResponse:
     session = strong_session(request)
     if session is None:
         return _render(request, None, status=403)
-    device = CardDevice.objects.filter(kid=kid, professional=session.professional).first()
+    device = (  # a NUL (from the URL) is in no kid, and PostgreSQL text cannot hold one
+        None
+        if "\x00" in kid
+        else CardDevice.objects.filter(kid=kid, professional=session.professional).first()
+    )
     if device is None:
         return _render(request, session, status=404)
     devices.revoke(

@@ -46,11 +46,31 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise CardError("invalid_request", "Content-Type must be application/json")
     try:
         value = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: "[[[[…" nested deeper than the interpreter's stack (16 KiB allow it).
         raise CardError("invalid_request", "body is not JSON") from exc
     if not isinstance(value, dict):
         raise CardError("invalid_request", "body must be a JSON object")
+    if _has_nul(value):
+        # PostgreSQL text cannot hold NUL: refused here rather than failing in a query (500).
+        raise CardError("invalid_request", "NUL character in the body")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string (key or value) of a parsed JSON document."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _refused(request: HttpRequest, error: CardError) -> None:
@@ -87,6 +107,8 @@ def endpoint(
                 return response
             try:
                 limits.check(limits.BAD_REQUESTS_PER_ADDRESS, limits.address(request))
+                if "\x00" in request.path:  # a kid, challenge id or sid that no row can hold
+                    raise CardError("invalid_request", "NUL character in the path")
                 request.card_json = _json_body(request)  # type: ignore[attr-defined]
                 request.card = (  # type: ignore[attr-defined]
                     device_auth.verify(request, registration=registration) if signed else None
