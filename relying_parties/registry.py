@@ -105,6 +105,8 @@ _cache_lock = threading.Lock()
 
 def get_client(client_id: str) -> RegisteredClient | None:
     """The active client with this id, or None (unknown or deactivated)."""
+    if "\x00" in client_id:  # from a request: no client id holds one (PostgreSQL text cannot)
+        return None
     now = time.monotonic()
     cached = _cache.get(client_id)
     if cached is not None and cached[0] > now:
