@@ -27,6 +27,9 @@ def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
+# The same few addresses come back on every request (the proxy's own, each client's for the
+# requests of its login): parsed once. Bounded, so a client varying its header costs only misses.
+@lru_cache(maxsize=1024)
 def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         parsed = ipaddress.ip_address(address.strip())

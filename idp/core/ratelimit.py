@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import caches
@@ -147,16 +148,23 @@ def address_key(request: HttpRequest) -> str:
     address unless a trusted-proxy middleware rewrites it, and then every client shares one
     counter. A missing or unparsable address (unix socket) gives the shared key ``"unknown"``.
     """
-    raw = str(request.META.get("REMOTE_ADDR") or "")
+    return _address_key(
+        str(request.META.get("REMOTE_ADDR") or ""),
+        getattr(settings, "RATELIMIT_IPV4_MASK", 32),
+        getattr(settings, "RATELIMIT_IPV6_MASK", 64),
+    )
+
+
+# Several limiters key on the address of one request, and a client's requests come back with the
+# same address: parsed once (bounded, keyed on the masks too, so that settings changes apply).
+@lru_cache(maxsize=1024)
+def _address_key(raw: str, ipv4_mask: int, ipv6_mask: int) -> str:
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
         return "unknown"
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    if isinstance(address, ipaddress.IPv6Address):
-        prefix = getattr(settings, "RATELIMIT_IPV6_MASK", 64)
-    else:
-        prefix = getattr(settings, "RATELIMIT_IPV4_MASK", 32)
+    prefix = ipv6_mask if isinstance(address, ipaddress.IPv6Address) else ipv4_mask
     network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
     return str(network) if network.prefixlen < network.max_prefixlen else str(address)
