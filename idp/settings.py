@@ -111,7 +111,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "idp.core.csp.CachedPolicyCSPMiddleware",
 ]
 
 ROOT_URLCONF = "idp.urls"
