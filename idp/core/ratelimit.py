@@ -6,9 +6,12 @@ the next attempt *before* checking the password (so that a correct password does
 away). :class:`FailureLimiter` therefore splits the two steps:
 
 * :meth:`~FailureLimiter.is_blocked` / :meth:`~FailureLimiter.retry_after` read the counter
-  without changing it (``get_usage(increment=False)``);
+  without changing it (one cache ``get`` of django-ratelimit's counter: no counter is a count of
+  0, as ``get_usage(increment=False)`` says after adding a 0 counter);
 * :meth:`~FailureLimiter.register_failure` adds one (``is_ratelimited(increment=True)``: cache
   ``add`` of the first failure, atomic ``incr`` of the next ones);
+* :meth:`~FailureLimiter.hit` is ``retry_after`` then, when not blocked, ``register_failure``
+  (for limits on attempts rather than failures); on Redis both in one atomic script;
 * :meth:`~FailureLimiter.reset` forgets the failures of a key (after a successful login, say).
 
 A key is blocked once it holds ``limit`` failures: ``limit`` failed attempts per window are checked,
@@ -25,7 +28,8 @@ Caveats, read in django-ratelimit 4.1's source (``django_ratelimit/core.py``):
   ``window`` starts new counters (the rate is part of the cache key too).
 * **Check, then count**: requests in flight at the same moment all pass the check before any of
   them is counted, so a burst can exceed the limit by the number of requests the server runs
-  concurrently (granian in deploy/: workers times blocking threads). The count itself is atomic.
+  concurrently (granian in deploy/: workers times blocking threads). The count itself is atomic,
+  and so is :meth:`~FailureLimiter.hit` on Redis (check and count in one script).
 * **The cache** is ``RATELIMIT_USE_CACHE`` (default ``"default"``). Redis (``REDIS_URL``) is shared
   by every worker; LocMemCache counts per process and forgets on restart (fine for a single-process
   development server and for tests; ``check --deploy`` warns about it: caducee.W004). A cache error
@@ -41,10 +45,12 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit import core as ratelimit_core
-from django_ratelimit.core import get_usage, is_ratelimited
+from django_ratelimit.core import is_ratelimited
+from redis.exceptions import NoScriptError
 
 
 class FailureLimiter:
@@ -63,24 +69,20 @@ class FailureLimiter:
     def __repr__(self) -> str:
         return f"FailureLimiter({self.group!r}, limit={self.limit}, window={self.window})"
 
-    # --- the three operations -----------------------------------------------------------------
+    # --- the operations ------------------------------------------------------------------------
     def is_blocked(self, key: str) -> bool:
         """Whether ``key`` already holds ``limit`` failures in the current window."""
         return self.retry_after(key) > 0
 
     def retry_after(self, key: str) -> int:
         """Seconds until ``key`` may try again (its window ends); 0 when it is not blocked."""
-        usage = self._usage(key, increment=False)
-        if usage is None:  # RATELIMIT_ENABLE = False
+        if not _enabled():
             return 0
-        # should_limit alone means "count > limit"; it is also True when the cache failed to give
-        # a count (django-ratelimit then fails closed, unless RATELIMIT_FAIL_OPEN).
-        if not (usage["should_limit"] or usage["count"] >= self.limit):
-            return 0
-        # The bucket ending at `window` includes that second: counting restarts one second later.
-        # (time_left is -1 only when the cache gave no count: then say a whole window.)
-        time_left = usage["time_left"]
-        return time_left + 1 if time_left >= 0 else self.window
+        bucket, cache_key = self._bucket(key)
+        count = _cache().get(cache_key)
+        if count is not None and count >= self.limit:
+            return self._until(bucket)
+        return 0
 
     def register_failure(self, key: str) -> None:
         """Count one failed attempt for ``key`` in the current window."""
@@ -93,33 +95,81 @@ class FailureLimiter:
             increment=True,
         )
 
-    def reset(self, key: str) -> None:
-        """Forget the failures of ``key`` in the current window.
+    def hit(self, key: str) -> int:
+        """:meth:`retry_after` if ``key`` is blocked (nothing counted), else count one and say 0.
 
-        django-ratelimit has no public way to clear a counter: the cache key is rebuilt with the
-        same (private) helpers ``get_usage`` uses, from the version pinned in requirements.lock.
-        tests/core/test_ratelimit.py fails if an upgrade changes them.
+        On Redis the check and the count are one atomic script (one round trip, and concurrent
+        hits cannot go over the limit); on another cache, :meth:`retry_after` then
+        :meth:`register_failure`.
+        """
+        if not _enabled():
+            return 0
+        cache = _cache()
+        if not isinstance(cache, RedisCache):
+            retry = self.retry_after(key)
+            if not retry:
+                self.register_failure(key)
+            return retry
+        bucket, cache_key = self._bucket(key)
+        client = cache._cache.get_client(write=True)
+        args = (
+            1,  # one key
+            cache.make_and_validate_key(cache_key),
+            self.limit,
+            self.window + ratelimit_core.EXPIRATION_FUDGE,
+        )
+        try:
+            counted = client.evalsha(_HIT_SCRIPT_SHA1, *args)
+        except NoScriptError:  # first use on this server (or after SCRIPT FLUSH, a restart)
+            counted = client.eval(_HIT_SCRIPT, *args)
+        return 0 if counted else self._until(bucket)
+
+    def reset(self, key: str) -> None:
+        """Forget the failures of ``key`` in the current window."""
+        _cache().delete(self._bucket(key)[1])
+
+    # --- django-ratelimit's counters ------------------------------------------------------------
+    def _bucket(self, key: str) -> tuple[int, str]:
+        """The end of ``key``'s current window and the cache key of its counter.
+
+        django-ratelimit has no public way to read or clear a counter without changing it: the
+        cache key is rebuilt with the same (private) helpers ``get_usage`` uses, from the version
+        pinned in requirements.lock. tests/core/test_ratelimit.py fails if an upgrade changes them.
         """
         value = _value(key)
         bucket = ratelimit_core._get_window(value, self.window)
-        cache_key = ratelimit_core._make_cache_key(self.group, bucket, self._rate, value, ALL)
-        caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].delete(cache_key)
+        return bucket, ratelimit_core._make_cache_key(self.group, bucket, self._rate, value, ALL)
 
-    # --- django-ratelimit ---------------------------------------------------------------------
-    def _usage(self, key: str, *, increment: bool) -> dict | None:
-        return get_usage(
-            _NO_REQUEST,
-            group=self.group,
-            key=self._key_function(key),
-            rate=self._rate,
-            method=ALL,
-            increment=increment,
-        )
+    @staticmethod
+    def _until(bucket: int) -> int:
+        # The bucket ending at `bucket` includes that second: counting restarts one second later.
+        return max(bucket - int(ratelimit_core.time.time()), 0) + 1
 
     @staticmethod
     def _key_function(key: str):
         value = _value(key)
         return lambda group, request: value
+
+
+# django-ratelimit's increment (cache.add of 1 with the window plus its fudge as expiry, else an
+# atomic incr) preceded by the check, in one script. Values are plain integers in Django's Redis
+# cache (its serializer leaves ints unpickled), as INCR needs.
+_HIT_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then return 0 end
+if not redis.call('SET', KEYS[1], 1, 'EX', ARGV[2], 'NX') then redis.call('INCR', KEYS[1]) end
+return 1
+"""
+# Redis names a loaded script by its SHA-1 (EVALSHA): an identifier, not a security measure.
+_HIT_SCRIPT_SHA1 = hashlib.sha1(_HIT_SCRIPT.encode("ascii"), usedforsecurity=False).hexdigest()
+
+
+def _enabled() -> bool:
+    return getattr(settings, "RATELIMIT_ENABLE", True)
+
+
+def _cache():
+    return caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
 
 
 # get_usage reads the request only for its built-in keys ("ip", "user", "post:…") and for method

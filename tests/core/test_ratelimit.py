@@ -132,3 +132,29 @@ def test_address_key_follows_django_ratelimit_masks(settings):
     factory = RequestFactory()
     assert address_key(factory.get("/", REMOTE_ADDR="2001:db8:1:2::1")) == "2001:db8:1::/48"
     assert address_key(factory.get("/", REMOTE_ADDR="192.0.2.7")) == "192.0.2.0/24"
+
+
+def test_hit_counts_until_the_limit_then_refuses_without_counting(limiter, ratelimit_clock):
+    assert [limiter.hit("alice") for _ in range(3)] == [0, 0, 0]
+    wait = limiter.hit("alice")
+    assert 1 <= wait <= WINDOW
+    assert wait == limiter.retry_after("alice")
+    assert limiter.hit("alice") == wait  # refused attempts are not counted: the block stays as is
+    ratelimit_clock.advance(wait)
+    assert limiter.hit("alice") == 0  # a new window
+    assert not limiter.is_blocked("alice")
+
+
+def test_hit_and_register_failure_share_one_counter(limiter):
+    limiter.register_failure("alice")
+    limiter.hit("alice")
+    assert not limiter.is_blocked("alice")
+    limiter.hit("alice")
+    assert limiter.is_blocked("alice")
+    limiter.reset("alice")
+    assert limiter.hit("alice") == 0
+
+
+def test_hit_with_ratelimit_enable_false(limiter, settings):
+    settings.RATELIMIT_ENABLE = False
+    assert [limiter.hit("alice") for _ in range(10)] == [0] * 10

@@ -35,9 +35,10 @@ def check(limiter: FailureLimiter, key: str) -> None:
 
 
 def hit(limiter: FailureLimiter, key: str) -> None:
-    """Refuse if over, else count this attempt."""
-    check(limiter, key)
-    limiter.register_failure(key)
+    """Refuse if over, else count this attempt (one Redis round trip: FailureLimiter.hit)."""
+    retry = limiter.hit(key)
+    if retry:
+        raise CardError("rate_limited", f"{limiter.group} {key[:24]}", retry_after=retry)
 
 
 def address(request: HttpRequest) -> str:
