@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
 from django.db import transaction
 
@@ -66,6 +67,16 @@ def notify(subscriptions: list[dict[str, Any]], payload: dict[str, Any]) -> None
     transaction.on_commit(lambda: _pool().submit(_send_all, list(subscriptions), data))
 
 
+class _NoRedirects(requests.Session):
+    """pywebpush's HTTP session: a redirect is never followed. The push endpoint's address is
+    checked (:mod:`idp.oidc.ssrf`), not a ``Location`` it answers with (a 307 to an internal
+    address would have been POSTed to); a 3xx is a failed push."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
+
+
 def _pool() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
@@ -97,6 +108,7 @@ def _send(subscription: dict[str, Any], data: str) -> None:
             vapid_claims={"sub": settings.IDP_CARD_VAPID_SUBJECT},
             timeout=_TIMEOUT_SECONDS,
             ttl=_TTL_SECONDS,
+            requests_session=_NoRedirects(),
         )
     except WebPushException as exc:
         logger.warning("card push refused by the push service: %s", exc)
