@@ -15,7 +15,7 @@ actually happened, never what was asked.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
@@ -88,6 +88,16 @@ class LoginTransaction:
         return self.request.redirect_uri
 
 
+# AuthorizationRequest.to_dict is dataclasses.asdict, which deep-copies the RegisteredClient (then
+# dropped) and every value: the payload is serialised to JSON right away, the values are enough.
+_REQUEST_FIELDS = tuple(f.name for f in fields(AuthorizationRequest) if f.name != "client")
+
+
+def _request_data(req: AuthorizationRequest) -> dict:
+    """``req.to_dict()`` without the copies (the same JSON)."""
+    return {name: getattr(req, name) for name in _REQUEST_FIELDS}
+
+
 def _browser_hash(value: str) -> str:
     return hashing.keyed_hash(value, purpose=_BROWSER_PURPOSE)
 
@@ -104,7 +114,7 @@ def begin(
     if len(browser) < 32 or len(browser) > 64:
         browser = hashing.new_secret()
     payload = {
-        "r": req.to_dict(),
+        "r": _request_data(req),
         "b": _browser_hash(browser),
         "t": time.time(),
         "a": stale_auth_time.timestamp() if stale_auth_time else None,
