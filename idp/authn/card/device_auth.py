@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -210,7 +211,9 @@ def _check_claims(request: HttpRequest, claims: dict[str, Any]) -> None:
     ):
         raise CardError("invalid_signature", "htu differs from the URL")
     iat = claims.get("iat")
-    if not isinstance(iat, int | float) or isinstance(iat, bool):
+    if not isinstance(iat, int | float) or isinstance(iat, bool) or not math.isfinite(iat):
+        # json.loads reads NaN, and no NaN is ever "too old": such a request stayed replayable
+        # forever once its jti left the replay cache.
         raise CardError("invalid_signature", "iat missing")
     if abs(time.time() - iat) > settings.IDP_CARD_REQUEST_SKEW_SECONDS:
         raise CardError("stale_request", f"iat {iat}")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from django.conf import settings
 from django.urls import path
+from joserfc import jws
 
 from idp.audit.models import AuditEvent
 from idp.authn.card.api.base import endpoint
+from idp.authn.card.device_auth import body_hash
 from tests.accounts.factories import make_professional
 from tests.authn.card.helpers import FakePhone, enrol
 
@@ -58,6 +62,20 @@ def test_bad_signatures_are_refused(client, device_and_phone, sign, code):
     assert response.status_code == 401
     assert response.json()["error"] == code
     assert response.json()["message_fr"]
+
+
+def test_a_nan_iat_is_no_fresh_request(client, device_and_phone):
+    """json.loads accepts NaN; abs(now - NaN) > skew is false, so NaN passed as fresh and the
+    request was replayable once its jti left the replay cache."""
+    _device, phone = device_and_phone
+    htu = settings.IDP_BASE_URL.rstrip("/") + PATH
+    payload = json.dumps({"htm": "GET", "htu": htu, "iat": "@", "jti": "nan-iat-0123456789",
+                          "bsh": body_hash(b"")}).replace('"@"', "NaN")  # fmt: skip
+    token = jws.serialize_compact(
+        {"alg": "ES256", "typ": "card-request+jwt", "kid": phone.kid}, payload.encode(), phone.key
+    )
+    response = client.get(PATH, secure=True, HTTP_AUTHORIZATION=f"CardDevice {token}")
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_signature")
 
 
 def test_a_replayed_request_is_refused_and_journaled(client, device_and_phone):
