@@ -419,7 +419,7 @@ def ready_request(params: Mapping[str, str], auth: ClientAuthentication) -> Ciba
     if len(value) > 256:
         raise InvalidGrant(detail="auth_req_id too long")
     row = (
-        CibaRequest.objects.select_related("challenge")
+        CibaRequest.objects.select_related("challenge", "challenge__device")
         .filter(auth_req_id_hash=auth_req_id_hash(value))
         .first()
     )
@@ -439,6 +439,11 @@ def ready_request(params: Mapping[str, str], auth: ClientAuthentication) -> Ciba
     if status == ChallengeStatus.APPROVED:
         if challenge.consumed_at is not None:
             raise InvalidGrant(detail="challenge already consumed")
+        device = challenge.device
+        if device is None or device.status != "active":
+            # Revoked or blocked between the approval and now (a lost phone): its approval no
+            # longer counts, as at the login page's complete.
+            raise RequestDenied(detail=f"device {device.status if device else 'gone'}")
         return row
     if challenge.expires_at <= now:
         raise ExpiredToken(detail="challenge expired")
