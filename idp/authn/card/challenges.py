@@ -134,7 +134,10 @@ def _numbers(shown: str = "") -> tuple[str, list[str]]:
     ``shown`` is a number the other side already displays: a CIBA client's 2-digit
     ``binding_message`` (PSC's usage); otherwise a fresh one is drawn.
     """
-    decoys = [f"{n:02d}" for n in _random.sample(range(10, 100), 3) if f"{n:02d}" != shown]
+    # Decoys from the same range as the number, so that its form gives nothing away (a CIBA
+    # binding message may be "07": then decoys may start with 0 too).
+    low = 0 if shown.startswith("0") else 10
+    decoys = [f"{n:02d}" for n in _random.sample(range(low, 100), 3) if f"{n:02d}" != shown]
     number = shown or decoys.pop()
     choices = [number, *decoys[:2]]
     _random.shuffle(choices)

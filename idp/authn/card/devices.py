@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -73,18 +73,24 @@ def register(
         raise CardError("too_many_devices", f"max {settings.IDP_CARD_MAX_DEVICES}")
     salt = pins.new_salt()
     now = timezone.now()
-    device = CardDevice.objects.create(
-        professional=professional,
-        name=name,
-        kid=kid,
-        public_jwk=jwk,
-        pin_salt=salt,
-        pin_hash=pins.hash_pin(pin, salt),
-        expires_at=now + timedelta(days=settings.IDP_CARD_CREDENTIAL_DAYS),
-        push=push,
-        activated_by=method,
-        last_used_at=now,
-    )
+    try:
+        # A savepoint: the same key registered by a concurrent activation (the exists() check
+        # above raced) breaks the unique kid, which must be a clear refusal, not a 500.
+        with transaction.atomic():
+            device = CardDevice.objects.create(
+                professional=professional,
+                name=name,
+                kid=kid,
+                public_jwk=jwk,
+                pin_salt=salt,
+                pin_hash=pins.hash_pin(pin, salt),
+                expires_at=now + timedelta(days=settings.IDP_CARD_CREDENTIAL_DAYS),
+                push=push,
+                activated_by=method,
+                last_used_at=now,
+            )
+    except IntegrityError as exc:
+        raise CardError("invalid_request", "this key is already enrolled") from exc
     journal.record(
         EventTag.AUTHN_CARD_ACTIVATED,
         actor=f"professional:{professional.sub}",

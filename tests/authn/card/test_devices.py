@@ -6,7 +6,7 @@ import pytest
 
 from idp.audit.models import AuditEvent
 from idp.authn.card import devices
-from tests.accounts.factories import make_professional
+from tests.accounts.factories import make_professional, rpps
 from tests.authn.card.helpers import PIN, enrol
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +59,35 @@ def test_expired_credentials_are_not_usable():
     device, _phone = enrol(make_professional(), days=0)
     assert device.status == "expired"
     assert devices.usable(device.professional) == []
+
+
+def test_a_key_already_enrolled_is_refused_for_another_professional():
+    """Refused by the pre-check; a concurrent registration past it meets the unique kid, which
+    register() turns into the same refusal inside a savepoint (PostgreSQL race, not staged here)."""
+    from django.db import transaction
+
+    from idp.authn.card.errors import CardError
+    from idp.authn.card.models import ActivationMethod
+
+    device, phone = enrol(make_professional())
+    other = make_professional("8" + rpps(7))
+    with transaction.atomic(), pytest.raises(CardError) as caught:
+        devices.register(
+            other,
+            jwk=phone.public_jwk,
+            kid=device.kid,
+            name="Second",
+            pin="4826",
+            method=ActivationMethod.ADMIN,
+        )
+    assert caught.value.code == "invalid_request"
+    assert devices.usable(other) == []
+
+
+def test_decoys_share_the_form_of_a_number_with_a_leading_zero():
+    from idp.authn.card.challenges import _numbers
+
+    for _ in range(200):
+        number, choices = _numbers("07")
+        assert number == "07" and len(set(choices)) == 3 and "07" in choices
+    assert any(c.startswith("0") for _ in range(200) for c in _numbers("07")[1] if c != "07")
