@@ -397,21 +397,14 @@ def approve(
     if challenge.number and (not isinstance(number, str) or number != challenge.number):
         _fail(challenge, device, "wrong_number", request)
         raise CardError("wrong_number", challenge.public_id[:16])
-    # The right PIN and no failure to reset: the approval's UPDATE itself checks that no
-    # concurrent wrong PIN blocked the device meanwhile (one statement instead of two).
-    fast = not device.pin_failures and devices.pin_matches(device, pin)
-    if fast and _answer(challenge, device, ChallengeStatus.APPROVED, unblocked=True):
-        _approved(challenge, device, request)
-        return challenge
-    # Else (or a lost race: answered by another request, or the device blocked meanwhile) the
-    # counting path below says which.
+    # The attempt is counted before the PIN is compared (devices.check_pin, smart-card style).
     if not devices.check_pin(device, pin, request=request):
         _fail(challenge, device, "wrong_pin", request)
         if device.blocked_at is not None:
             raise CardError("device_blocked", f"device {device.pk}")
         left = max(0, settings.IDP_CARD_MAX_PIN_FAILURES - device.pin_failures)
         raise CardError("wrong_pin", challenge.public_id[:16], attempts_left=left)
-    if not _answer(challenge, device, ChallengeStatus.APPROVED):
+    if not _answer(challenge, device, ChallengeStatus.APPROVED, unblocked=True):
         raise CardError("challenge_answered", challenge.public_id[:16])
     _approved(challenge, device, request)
     return challenge

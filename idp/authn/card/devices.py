@@ -107,27 +107,33 @@ def pin_matches(device: CardDevice, pin: Any) -> bool:
 
 
 def check_pin(device: CardDevice, pin: Any, *, request: Any = None) -> bool:
-    """Compare the PIN; count a failure (blocking at the limit) or reset the counter.
+    """Compare the PIN as a smart card does: the attempt is counted *before* the comparison.
 
-    Returns whether it matched. A device blocked meanwhile (a concurrent wrong PIN reached the
-    limit) never matches.
+    A conditional UPDATE takes one attempt (``pin_failures + 1``) only while the device is not
+    blocked and under ``IDP_CARD_MAX_PIN_FAILURES``; no PIN is compared without it, so concurrent
+    guesses can never test more PINs than the limit. A right PIN then gives the attempt back
+    (the counter restarts at 0); a wrong one that used the last attempt blocks the device.
+    Returns whether the PIN matched.
     """
-    if pin_matches(device, pin):
-        reset = CardDevice.objects.filter(pk=device.pk, blocked_at__isnull=True)
-        if device.pin_failures:
-            return reset.update(pin_failures=0) == 1
-        return reset.exists()
     limit = settings.IDP_CARD_MAX_PIN_FAILURES
-    now = timezone.now()
-    with transaction.atomic():
-        CardDevice.objects.filter(pk=device.pk).update(pin_failures=F("pin_failures") + 1)
-        blocked = (
-            CardDevice.objects.filter(
-                pk=device.pk, blocked_at__isnull=True, pin_failures__gte=limit
-            ).update(blocked_at=now)
-            == 1
-        )
+    counted = CardDevice.objects.filter(
+        pk=device.pk, blocked_at__isnull=True, pin_failures__lt=limit
+    ).update(pin_failures=F("pin_failures") + 1)
+    if counted != 1:
+        device.refresh_from_db(fields=["pin_failures", "blocked_at"])
+        return False
+    if pin_matches(device, pin):
+        CardDevice.objects.filter(pk=device.pk).update(pin_failures=0)
+        device.pin_failures = 0
+        return True
     device.refresh_from_db(fields=["pin_failures", "blocked_at"])
+    if device.pin_failures < limit:
+        return False
+    now = timezone.now()
+    blocked = (
+        CardDevice.objects.filter(pk=device.pk, blocked_at__isnull=True).update(blocked_at=now) == 1
+    )
+    device.blocked_at = device.blocked_at or now
     if blocked:
         journal.record(
             EventTag.AUTHN_CARD_DEVICE_BLOCKED,
