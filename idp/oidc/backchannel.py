@@ -18,20 +18,17 @@ attempt twice.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from idp.audit.journal import record
 from idp.audit.tags import EventTag
+from idp.core.background import BackgroundAttempts, attempt_each
 from idp.oidc import jwt, ssrf
 from idp.oidc.models import LogoutDelivery, SessionClient, SsoSession
 from relying_parties.registry import get_client
@@ -49,9 +46,7 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
 
 _POOL_WORKERS = 4
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-_pending: set[Future[None]] = set()
+_background = BackgroundAttempts("backchannel-logout", workers=_POOL_WORKERS)
 
 
 def schedule_logout(session: SsoSession) -> None:
@@ -86,7 +81,7 @@ def schedule_logout(session: SsoSession) -> None:
                 "pk", flat=True
             )
         )
-    transaction.on_commit(lambda: _dispatch(ids))
+    transaction.on_commit(lambda: _background.submit(attempt, ids))
 
 
 def logout_token(
@@ -227,63 +222,10 @@ def due_ids(*, now: datetime | None = None, limit: int = 100) -> list[int]:
 
 def deliver_due(*, now: datetime | None = None, limit: int = 100) -> tuple[int, int]:
     """Attempt every due delivery once (the worker command); return (delivered, failed)."""
-    delivered = failed = 0
-    for delivery_id in due_ids(now=now, limit=limit):
-        outcome = attempt(delivery_id, now=now)
-        if outcome is True:
-            delivered += 1
-        elif outcome is False:
-            failed += 1
-    return delivered, failed
+    return attempt_each(due_ids(now=now, limit=limit), lambda row_id: attempt(row_id, now=now))
 
 
 # --- the in-process first attempt -----------------------------------------------------------------
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(
-                max_workers=_POOL_WORKERS, thread_name_prefix="backchannel-logout"
-            )
-        return _executor
-
-
-def _run(ids: list[int]) -> None:
-    close_old_connections()
-    try:
-        for delivery_id in ids:
-            try:
-                attempt(delivery_id)
-            except Exception:
-                # The row stays due: the worker command will retry it.
-                logger.exception("back-channel logout attempt %s crashed", delivery_id)
-    finally:
-        connections.close_all()
-
-
-def _dispatch(ids: list[int]) -> None:
-    future = _pool().submit(_run, ids)
-    with _executor_lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
-
-
-def _forget(future: Future[None]) -> None:
-    with _executor_lock:
-        _pending.discard(future)
-
-
 def wait_for_background_deliveries(timeout: float = 10.0) -> bool:
     """Wait until the in-process attempts started so far are done (tests, graceful shutdown)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with _executor_lock:
-            pending = list(_pending)
-        if not pending:
-            return True
-        for future in pending:
-            # A failed attempt is already journaled; only its completion matters here.
-            with contextlib.suppress(Exception):
-                future.result(timeout=max(deadline - time.monotonic(), 0.01))
-    with _executor_lock:
-        return not _pending
+    return _background.wait(timeout)

@@ -25,16 +25,12 @@ forward (architecture.md habit 4): the pool and the workers never send the same 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -42,6 +38,7 @@ from idp.audit.journal import record
 from idp.audit.tags import EventTag
 from idp.authn.card.challenges import challenge_answered
 from idp.authn.card.models import CardChallenge, ChallengePurpose
+from idp.core.background import BackgroundAttempts, attempt_each
 from idp.core.crypto import DecryptionError
 from idp.oidc import ssrf
 from idp.oidc.backchannel import backoff
@@ -52,9 +49,7 @@ from relying_parties.registry import get_client
 logger = logging.getLogger(__name__)
 
 _POOL_WORKERS = 2
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-_pending: set[Future[None]] = set()
+_background = BackgroundAttempts("ciba-ping", workers=_POOL_WORKERS)
 
 
 @receiver(challenge_answered, dispatch_uid="idp.oidc.ciba_delivery.on_answered")
@@ -79,7 +74,7 @@ def schedule(challenge: CardChallenge) -> int | None:
     )
     if due != 1:
         return None  # already scheduled: a challenge is answered once
-    transaction.on_commit(lambda: _dispatch(row.pk))
+    transaction.on_commit(lambda: _background.submit(attempt, [row.pk]))
     return row.pk
 
 
@@ -209,60 +204,10 @@ def due_ids(*, now: datetime | None = None, limit: int = 100) -> list[int]:
 
 def deliver_due(*, now: datetime | None = None, limit: int = 100) -> tuple[int, int]:
     """Attempt every due ping once (the worker); return (delivered, failed)."""
-    delivered = failed = 0
-    for row_id in due_ids(now=now, limit=limit):
-        outcome = attempt(row_id, now=now)
-        if outcome is True:
-            delivered += 1
-        elif outcome is False:
-            failed += 1
-    return delivered, failed
+    return attempt_each(due_ids(now=now, limit=limit), lambda row_id: attempt(row_id, now=now))
 
 
 # --- the in-process first attempt -----------------------------------------------------------------
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(
-                max_workers=_POOL_WORKERS, thread_name_prefix="ciba-ping"
-            )
-        return _executor
-
-
-def _run(row_id: int) -> None:
-    close_old_connections()
-    try:
-        attempt(row_id)
-    except Exception:
-        # The row stays due (its lease expires): the worker retries it.
-        logger.exception("CIBA ping attempt %s crashed", row_id)
-    finally:
-        connections.close_all()
-
-
-def _dispatch(row_id: int) -> None:
-    future = _pool().submit(_run, row_id)
-    with _executor_lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
-
-
-def _forget(future: Future[None]) -> None:
-    with _executor_lock:
-        _pending.discard(future)
-
-
 def wait_for_background_deliveries(timeout: float = 10.0) -> bool:
     """Wait until the in-process attempts started so far are done (tests, graceful shutdown)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with _executor_lock:
-            pending = list(_pending)
-        if not pending:
-            return True
-        for future in pending:
-            with contextlib.suppress(Exception):
-                future.result(timeout=max(deadline - time.monotonic(), 0.01))
-    with _executor_lock:
-        return not _pending
+    return _background.wait(timeout)
