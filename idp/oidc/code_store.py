@@ -29,7 +29,8 @@ from typing import Any
 from django.db import connection
 
 from idp.oidc.models import AuthorizationCode, RefreshToken, SessionClient, SsoSession
-from idp.oidc.refresh_store import SessionState, _datetime, _json
+from idp.oidc.refresh_store import SessionState
+from idp.oidc.sql_values import aware_datetime, json_value
 
 _AC = AuthorizationCode._meta.db_table
 _RT = RefreshToken._meta.db_table
@@ -113,7 +114,7 @@ class StoredCode:
     auth_time: datetime
     expires_at: datetime
     consumed_at: datetime | None
-    session: SessionState
+    session: SessionState  # the lookup joins the session (a code always has one)
 
 
 def _field_value(name: str, value: Any) -> Any:
@@ -190,19 +191,14 @@ def lookup(code_hash: str) -> StoredCode | None:
         nonce=nonce,
         code_challenge=challenge,
         code_challenge_method=method,
-        claims=_json(claims),
+        claims=json_value(claims),
         acr=acr,
-        amr=list(_json(amr) or []),
-        auth_time=_datetime(auth_time),
-        expires_at=_datetime(expires_at),
-        consumed_at=_datetime(consumed_at),
-        session=SessionState(
-            id=s_id,
-            sid=sid,
-            auth_mode=auth_mode,
-            last_active_at=_datetime(last_active_at),
-            expires_at=_datetime(s_expires_at),
-            ended_at=_datetime(ended_at),
+        amr=list(json_value(amr) or []),
+        auth_time=aware_datetime(auth_time),
+        expires_at=aware_datetime(expires_at),
+        consumed_at=aware_datetime(consumed_at),
+        session=SessionState.from_columns(  # type: ignore[arg-type]  (inner JOIN: never None)
+            s_id, sid, auth_mode, last_active_at, s_expires_at, ended_at
         ),
     )
 

@@ -18,15 +18,14 @@ schema's single definition; table and column names come from their metadata.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils.dateparse import parse_datetime
 
 from idp.oidc.models import RefreshToken, SsoSession
+from idp.oidc.sql_values import aware_datetime, json_value
 
 _RT = RefreshToken._meta.db_table
 _SS = SsoSession._meta.db_table
@@ -79,6 +78,22 @@ class SessionState:
     expires_at: datetime
     ended_at: datetime | None
 
+    @classmethod
+    def from_columns(
+        cls, id: Any, sid: Any, auth_mode: Any, last_active_at: Any, expires_at: Any, ended: Any
+    ) -> SessionState | None:
+        """From the six session columns a raw query selected (None: no session)."""
+        if id is None:
+            return None
+        return cls(
+            id=id,
+            sid=sid,
+            auth_mode=auth_mode,
+            last_active_at=aware_datetime(last_active_at),
+            expires_at=aware_datetime(expires_at),
+            ended_at=aware_datetime(ended),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoredRefresh:
@@ -99,21 +114,6 @@ class StoredRefresh:
     session: SessionState | None
 
 
-def _datetime(value: Any) -> datetime | None:
-    """Raw cursors return aware datetimes on PostgreSQL, naive UTC (or text) on SQLite."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
 def lookup(token_hash: str) -> StoredRefresh | None:
     """The refresh token with this keyed hash and its SSO session, in one query."""
     with connection.cursor() as cursor:
@@ -126,16 +126,9 @@ def lookup(token_hash: str) -> StoredRefresh | None:
         expires_at, rotated_at, revoked_at,
         s_id, sid, auth_mode, last_active_at, s_expires_at, ended_at,
     ) = found  # fmt: skip
-    session = None
-    if s_id is not None:
-        session = SessionState(
-            id=s_id,
-            sid=sid,
-            auth_mode=auth_mode,
-            last_active_at=_datetime(last_active_at),
-            expires_at=_datetime(s_expires_at),
-            ended_at=_datetime(ended_at),
-        )
+    session = SessionState.from_columns(
+        s_id, sid, auth_mode, last_active_at, s_expires_at, ended_at
+    )
     return StoredRefresh(
         id=pk,
         grant_id=grant_id,
@@ -143,12 +136,12 @@ def lookup(token_hash: str) -> StoredRefresh | None:
         professional_id=professional_id,
         scope=scope,
         acr=acr,
-        amr=list(_json(amr) or []),
-        auth_time=_datetime(auth_time),
+        amr=list(json_value(amr) or []),
+        auth_time=aware_datetime(auth_time),
         cnf_x5t_s256=cnf,
-        expires_at=_datetime(expires_at),
-        rotated_at=_datetime(rotated_at),
-        revoked_at=_datetime(revoked_at),
+        expires_at=aware_datetime(expires_at),
+        rotated_at=aware_datetime(rotated_at),
+        revoked_at=aware_datetime(revoked_at),
         session=session,
     )
 

@@ -24,7 +24,8 @@ from idp.audit.journal import record
 from idp.audit.tags import EventTag
 from idp.oidc import backchannel, revocation
 from idp.oidc.models import RefreshToken, SsoSession, new_opaque_id
-from idp.oidc.refresh_store import SessionState, _datetime, _json
+from idp.oidc.refresh_store import SessionState
+from idp.oidc.sql_values import aware_datetime, json_value
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +82,11 @@ def _session_by_sid(sid: str) -> SsoSession | None:
     n = len(_SESSION_FIELDS)
     values = list(row[:n])
     for i in (3, 7, 8, 9):  # auth_time, last_active_at, expires_at, ended_at
-        values[i] = _datetime(values[i])
-    values[5] = list(_json(values[5]) or [])
+        values[i] = aware_datetime(values[i])
+    values[5] = list(json_value(values[5]) or [])
     session = SsoSession.from_db(connection.alias, _SESSION_FIELDS, values)
     pro = list(row[n:])
-    pro[4], pro[5] = _datetime(pro[4]), _datetime(pro[5])
+    pro[4], pro[5] = aware_datetime(pro[4]), aware_datetime(pro[5])
     session.professional = Professional.from_db(connection.alias, _PROFESSIONAL_FIELDS, pro)
     return session
 
