@@ -124,33 +124,40 @@ def _connection(destination: Destination, timeout: float) -> http.client.HTTPCon
     return conn
 
 
-def post_form(
-    url: str, fields: dict[str, str], *, timeout: float, allow_private: bool
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
 ) -> tuple[int, bytes]:
-    """POST ``fields`` as application/x-www-form-urlencoded; return (status, start of body).
+    """POST ``body`` to a checked, pinned address; return (status, start of the answer).
 
-    Raises UnsafeDestination before any connection when the URL is refused, OSError (including
+    The host is resolved once and checked (:func:`resolve`), and the connection goes to that
+    address (no second resolution: no DNS rebinding), with the host name kept for Host and TLS
+    SNI/verification; a redirect is never followed (it is just the status). Raises
+    UnsafeDestination before any connection when the URL is refused, OSError (including
     timeouts) and http.client.HTTPException on network failures.
     """
     destination = resolve(url, allow_private=allow_private)
-    body = urlencode(fields).encode("ascii")
     conn = _connection(destination, timeout)
     try:
-        conn.request(
-            "POST",
-            destination.target,
-            body=body,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-                "User-Agent": "Caducee-OP/1 (backchannel-logout)",
-                "Cache-Control": "no-store",
-            },
-        )
+        conn.request("POST", destination.target, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.read(MAX_RESPONSE_BYTES)
     finally:
         conn.close()
+
+
+def post_form(
+    url: str, fields: dict[str, str], *, timeout: float, allow_private: bool
+) -> tuple[int, bytes]:
+    """POST ``fields`` as application/x-www-form-urlencoded (back-channel logout), see
+    :func:`post`."""
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "User-Agent": "Caducee-OP/1 (backchannel-logout)",
+        "Cache-Control": "no-store",
+    }
+    body = urlencode(fields).encode("ascii")
+    return post(url, body, headers, timeout=timeout, allow_private=allow_private)
 
 
 def post_json(
@@ -162,23 +169,12 @@ def post_json(
     allow_private: bool,
 ) -> tuple[int, bytes]:
     """POST ``payload`` as JSON with ``Authorization: Bearer <bearer>`` (the CIBA ping, OpenID
-    CIBA Core 1.0 §10.2), under the same rules and exceptions as :func:`post_form`."""
-    destination = resolve(url, allow_private=allow_private)
+    CIBA Core 1.0 §10.2), see :func:`post`."""
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {bearer}",
+        "User-Agent": "Caducee-OP/1 (ciba-ping)",
+        "Cache-Control": "no-store",
+    }
     body = json.dumps(payload).encode("utf-8")
-    conn = _connection(destination, timeout)
-    try:
-        conn.request(
-            "POST",
-            destination.target,
-            body=body,
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {bearer}",
-                "User-Agent": "Caducee-OP/1 (ciba-ping)",
-                "Cache-Control": "no-store",
-            },
-        )
-        response = conn.getresponse()
-        return response.status, response.read(MAX_RESPONSE_BYTES)
-    finally:
-        conn.close()
+    return post(url, body, headers, timeout=timeout, allow_private=allow_private)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 _TIMEOUT_SECONDS = 5
 _TTL_SECONDS = 120
+# RFC 8292 §2: the VAPID JWT expires within 24 hours; a short one is enough for one push.
+_VAPID_SECONDS = 600
 outbox: list[dict[str, Any]] = []
 _executor: ThreadPoolExecutor | None = None
 
@@ -67,16 +69,6 @@ def notify(subscriptions: list[dict[str, Any]], payload: dict[str, Any]) -> None
     transaction.on_commit(lambda: _pool().submit(_send_all, list(subscriptions), data))
 
 
-class _NoRedirects(requests.Session):
-    """pywebpush's HTTP session: a redirect is never followed. The push endpoint's address is
-    checked (:mod:`idp.oidc.ssrf`), not a ``Location`` it answers with (a 307 to an internal
-    address would have been POSTed to); a 3xx is a failed push."""
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs["allow_redirects"] = False
-        return super().request(*args, **kwargs)
-
-
 def _pool() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
@@ -93,22 +85,38 @@ def _send_all(subscriptions: list[dict[str, Any]], data: str) -> None:
 
 
 def _send(subscription: dict[str, Any], data: str) -> None:
-    from pywebpush import WebPushException, webpush
+    """Encrypt (RFC 8291, aes128gcm) and sign (VAPID, RFC 8292) with pywebpush and py-vapid,
+    then POST through :func:`idp.oidc.ssrf.post`: the endpoint's address is checked once and the
+    connection pinned to it (no DNS rebinding), and a redirect is never followed."""
+    from py_vapid import Vapid
+    from pywebpush import WebPusher
 
+    endpoint = subscription["endpoint"]
+    parts = urlsplit(endpoint)
+    encrypted = WebPusher(subscription).encode(data.encode(), "aes128gcm")
+    claims = {
+        "sub": settings.IDP_CARD_VAPID_SUBJECT,
+        "aud": f"{parts.scheme}://{parts.netloc}",
+        "exp": int(time.time()) + _VAPID_SECONDS,
+    }
+    headers = {
+        **Vapid.from_file(settings.IDP_CARD_VAPID_PRIVATE_KEY).sign(claims),
+        "Content-Type": "application/octet-stream",
+        "Content-Encoding": "aes128gcm",
+        "TTL": str(_TTL_SECONDS),
+        "Urgency": "high",
+    }
     try:
-        ssrf.resolve(subscription["endpoint"], allow_private=False)
+        status, _answer = ssrf.post(
+            endpoint,
+            encrypted["body"],
+            headers,
+            timeout=_TIMEOUT_SECONDS,
+            allow_private=settings.IDP_BACKCHANNEL_ALLOW_PRIVATE,
+        )
     except ssrf.UnsafeDestination:
         logger.warning("card push endpoint refused (not a public address)")
         return
-    try:
-        webpush(
-            subscription_info=subscription,
-            data=data,
-            vapid_private_key=settings.IDP_CARD_VAPID_PRIVATE_KEY,
-            vapid_claims={"sub": settings.IDP_CARD_VAPID_SUBJECT},
-            timeout=_TIMEOUT_SECONDS,
-            ttl=_TTL_SECONDS,
-            requests_session=_NoRedirects(),
-        )
-    except WebPushException as exc:
-        logger.warning("card push refused by the push service: %s", exc)
+    if not 200 <= status < 300:
+        # RFC 8030 §5: 201 Created; a 404/410 means the subscription is gone.
+        logger.warning("card push refused by the push service: HTTP %s", status)
