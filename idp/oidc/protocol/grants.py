@@ -120,6 +120,11 @@ def _token_body(
     return body
 
 
+def _seconds_until(expires_at: datetime | None, now: datetime) -> int:
+    """``refresh_expires_in``: whole seconds left, 0 without a refresh token (PSC's shape)."""
+    return max(0, int((expires_at - now).total_seconds())) if expires_at else 0
+
+
 def _new_refresh_token(
     *,
     client_id: str,
@@ -292,13 +297,10 @@ def authorization_code(
             _code_replayed(again, auth, request)
         raise InvalidGrant(detail="code expired")
 
-    refresh_expires_in = (
-        max(0, int((refresh_expires_at - now).total_seconds())) if refresh_expires_at else 0
-    )
     return _token_body(
         access,
         refresh=refresh,
-        refresh_expires_in=refresh_expires_in,
+        refresh_expires_in=_seconds_until(refresh_expires_at, now),
         id_token=id_token,
         sid=session.sid,
         scope=scope,
@@ -432,7 +434,7 @@ def refresh_token(
     return _token_body(
         access,
         refresh=new_value,
-        refresh_expires_in=max(0, int((expires_at - now).total_seconds())),
+        refresh_expires_in=_seconds_until(expires_at, now),
         id_token=id_token,
         sid=sid,
         scope=scope,
@@ -558,13 +560,10 @@ def ciba(params: Mapping[str, str], auth: ClientAuthentication, request: Any = N
             {"grant_id": row.grant_id, "jti": access.claims["jti"], "scope": scope},
             request,
         )
-    refresh_expires_in = (
-        max(0, int((refresh_expires_at - now).total_seconds())) if refresh_expires_at else 0
-    )
     return _token_body(
         access,
         refresh=refresh,
-        refresh_expires_in=refresh_expires_in,
+        refresh_expires_in=_seconds_until(refresh_expires_at, now),
         id_token=id_token,
         sid=session.sid,
         scope=scope,
