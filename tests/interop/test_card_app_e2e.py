@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from idp.audit.models import AuditEvent
+from idp.authn.card import activation
 from idp.authn.card.models import ActivationMethod, CardChallenge, CardDevice
 from idp.core import sms
 from idp.oidc import backchannel, ciba_delivery
@@ -100,6 +101,8 @@ def test_self_service_activation_with_the_email_and_sms_codes(
     assert started.json["channels"] == ["email", "sms"]
     assert not state.exists()
 
+    # The live server hands the codes to the providers in the background.
+    assert activation.wait_for_messages(10)
     [mail] = mailoutbox
     assert mail.to == [doctor.email]
     [text] = sms_outbox

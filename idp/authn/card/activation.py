@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlencode
@@ -46,6 +46,7 @@ from idp.authn.card import devices, limits, push
 from idp.authn.card.errors import CardError
 from idp.authn.card.models import ActivationMethod, CardActivation, CardDevice
 from idp.core import hashing, sms
+from idp.core.background import BackgroundAttempts
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +163,9 @@ def start_self_service(id_nat: Any, request: HttpRequest | None) -> Started:
 
     Rate-limited per address and per idNat (``rate_limited``). Always answers the same shape;
     the decoy path hashes as many codes and writes one journal row, like the real one, so the
-    database work is alike. (Delivery time of the mail and SMS providers remains: in production
-    they should queue the messages rather than talk to a slow provider inline.)
+    database work is alike; the codes are handed to the mail and SMS providers by a background
+    thread, so a provider's latency shows in neither the answer's delay nor its difference.
+    (A message lost by a crash before it is sent is not retried: the holder starts again.)
     """
     id_nat = _clean_id_nat(id_nat)
     limits.hit(limits.ACTIVATION_PER_ADDRESS, limits.address(request) if request else "none")
@@ -210,34 +212,59 @@ def start_self_service(id_nat: Any, request: HttpRequest | None) -> Started:
             request=request,
             data={"method": activation.method, "expires_at": activation.expires_at},
         )
-    _send_codes(professional, email_code, sms_code, minutes=seconds // 60)
+    # Sent by a background thread: the answer must not wait for the mail or SMS provider (nor
+    # take longer for a real idNat than for an unknown one, which sends nothing).
+    _messages.submit(
+        _send_codes,
+        [_Codes(professional.email, professional.mobile, email_code, sms_code, seconds // 60)],
+    )
     return Started(activation_id=activation.public_id, expires_in=seconds)
 
 
-def _send_codes(
-    professional: Professional, email_code: str, sms_code: str, *, minutes: int
-) -> None:
+@dataclass(frozen=True)
+class _Codes:
+    """What one self-service activation sends; the codes never appear in a repr (logs)."""
+
+    email: str
+    mobile: str
+    email_code: str = field(repr=False)
+    sms_code: str = field(repr=False)
+    minutes: int
+
+
+_messages = BackgroundAttempts("card-activation-messages", workers=2)
+
+
+def wait_for_messages(timeout: float = 10.0) -> bool:
+    """Wait until the codes of the activations started so far are handed to the mail and SMS
+    backends (tests, graceful shutdown)."""
+    return _messages.wait(timeout)
+
+
+def _send_codes(codes: _Codes) -> None:
     """Deliver both codes; a failure is logged, never shown (the answer must not differ)."""
     subject = "Activation de l'application carte / Card app activation"
     body = (
-        f"Votre code d'activation (courriel) de l'application carte Caducée : {email_code}\n"
-        f"Il est valable {minutes} minutes. L'application vous demande aussi le code reçu par SMS."
+        f"Votre code d'activation (courriel) de l'application carte Caducée : {codes.email_code}\n"
+        f"Il est valable {codes.minutes} minutes. "
+        "L'application vous demande aussi le code reçu par SMS."
         "\nSi vous n'avez pas demandé cette activation, ignorez ce message et prévenez le "
         "support.\n\n"
-        f"Your Caducée card app activation code (email): {email_code}\n"
-        f"It is valid for {minutes} minutes. The app also asks for the code sent by text message."
+        f"Your Caducée card app activation code (email): {codes.email_code}\n"
+        f"It is valid for {codes.minutes} minutes. "
+        "The app also asks for the code sent by text message."
         "\nIf you did not ask for this activation, ignore this message and tell the support desk.\n"
     )
     try:
-        send_mail(subject, body, None, [professional.email])
+        send_mail(subject, body, None, [codes.email])
     except Exception:  # a provider failure must not reveal that this idNat exists
         logger.warning("card activation email not sent", exc_info=True)
     text = (
-        f"Caducée : code d'activation SMS {sms_code} ({minutes} min). "
-        f"Card app SMS activation code {sms_code}. Ne le communiquez pas / do not share it."
+        f"Caducée : code d'activation SMS {codes.sms_code} ({codes.minutes} min). "
+        f"Card app SMS activation code {codes.sms_code}. Ne le communiquez pas / do not share it."
     )
     try:
-        sms.send_sms(professional.mobile, text)
+        sms.send_sms(codes.mobile, text)
     except Exception:
         logger.warning("card activation SMS not sent", exc_info=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -50,9 +51,12 @@ def holder(serial: int = 7, **fields: Any):
 
 
 def start(client, id_nat: str, **extra: Any):
-    return client.post(
+    response = client.post(
         START, {"id_nat": id_nat}, content_type="application/json", secure=True, **extra
     )
+    # The codes leave in the background (the answer does not wait for the providers).
+    assert activation.wait_for_messages(10)
+    return response
 
 
 def received_codes() -> tuple[str, str]:
@@ -529,3 +533,29 @@ def test_the_api_needs_no_csrf_token():
     phone = FakePhone()
     done = complete_self_service(app, phone, response.json()["activation_id"], email_code, sms_code)
     assert done.status_code == 201, done.content
+
+
+class SlowSmsBackend(sms.SmsBackend):
+    """An SMS provider that answers only when the test lets it (a slow provider)."""
+
+    release = threading.Event()
+
+    def send(self, message: sms.SmsMessage) -> None:
+        assert self.release.wait(10), "the test never released the provider"
+        sms.outbox.append(message)
+
+
+def test_the_answer_does_not_wait_for_the_sms_provider(client, settings, sms_outbox):
+    """A slow provider must neither slow the answer nor tell a real idNat (codes sent) from an
+    unknown one (nothing sent) by its timing: the codes leave in the background."""
+    settings.IDP_SMS_BACKEND = f"{__name__}.SlowSmsBackend"
+    SlowSmsBackend.release.clear()
+    professional = holder()
+    response = client.post(
+        START, {"id_nat": professional.id_nat}, content_type="application/json", secure=True
+    )
+    assert response.status_code == 202  # answered while the provider still holds the SMS
+    assert sms_outbox == []
+    SlowSmsBackend.release.set()
+    assert activation.wait_for_messages(10)
+    assert len(sms_outbox) == 1 and sms_outbox[0].to == MOBILE
