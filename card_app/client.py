@@ -190,6 +190,12 @@ class CardApp:
             ) from exc
 
     # --- activation ---------------------------------------------------------------------------
+    def push_key(self) -> str:
+        """``GET push-key``: the server's VAPID public key (base64url), the
+        ``applicationServerKey`` to subscribe to Web Push with; ``push_unavailable`` if the server
+        does not push (then poll :meth:`pending`)."""
+        return self._call("GET", "push-key", signed=False)["vapid_public_key"]
+
     def start_activation(self, id_nat: str) -> dict[str, Any]:
         """``POST activation/start``: ask for self-service codes by email and SMS.
 

@@ -38,6 +38,7 @@ ERROR_CODES = frozenset(
         "too_many_pending",
         "invalid_code",
         "device_not_found",
+        "push_unavailable",
         "method_not_allowed",
     }
 )

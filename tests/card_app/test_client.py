@@ -68,6 +68,13 @@ def verify_signed(request, key: ECKey, *, kid: str | None = None) -> dict:
     return claims
 
 
+def test_push_key_is_read_unsigned(server):
+    server.add("GET", PREFIX + "push-key", 200, {"vapid_public_key": "BPub"})
+    app = CardApp(BASE_URL + "/", session=server.session())
+    assert app.push_key() == "BPub"
+    assert "Authorization" not in server.last.headers
+
+
 def test_start_activation_is_not_signed(server):
     server.add(
         "POST",

@@ -38,7 +38,7 @@ def spec_endpoints(text: str) -> set[tuple[str, str]]:
 
 
 def test_the_design_table_is_read():
-    assert len(design_endpoints()) == 13
+    assert len(design_endpoints()) == 14
 
 
 def test_every_design_endpoint_is_described():

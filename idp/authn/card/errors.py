@@ -114,6 +114,11 @@ CATALOGUE: dict[str, tuple[int, str, str]] = {
         "Trop de requêtes. Réessayez dans un instant.",
     ),
     "session_not_found": (404, "No such session.", "Session introuvable."),
+    "push_unavailable": (
+        404,
+        "This server sends no push notifications: check for requests instead.",
+        "Ce serveur n'envoie pas de notifications : consultez les demandes en attente.",
+    ),
     "invalid_code": (400, "Wrong or already used code.", "Code erroné ou déjà utilisé."),
 }
 
