@@ -74,9 +74,7 @@ class Browser:
         *,
         cookies: bool = True,
     ) -> tuple[int, dict[str, str], bytes]:
-        sent = {**self.extra, **(headers or {})}
-        if cookies and self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        sent = self.outgoing(headers, cookies=cookies)
         if isinstance(body, str):
             body = body.encode()
         for attempt in (1, 2):
@@ -92,12 +90,22 @@ class Browser:
                     raise
         got = {k.lower(): v for k, v in response.getheaders()}
         if cookies:
-            for raw in response.headers.get_all("Set-Cookie") or []:
-                jar = SimpleCookie()
-                jar.load(raw)
-                for name, morsel in jar.items():
-                    self.cookies[name] = morsel.value
+            self.remember(response.headers.get_all("Set-Cookie") or [])
         return response.status, got, data
+
+    def outgoing(self, headers: dict[str, str] | None, *, cookies: bool) -> dict[str, str]:
+        """The headers a request carries: the browser's own, the call's, and its cookies."""
+        sent = {**self.extra, **(headers or {})}
+        if cookies and self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return sent
+
+    def remember(self, set_cookies: list[str]) -> None:
+        """Keep the cookies of ``Set-Cookie`` headers."""
+        for raw in set_cookies:
+            jar = SimpleCookie()
+            jar.load(raw)
+            self.cookies.update({name: morsel.value for name, morsel in jar.items()})
 
 
 def _path(location: str) -> str:
@@ -125,7 +133,8 @@ def _expect(status: int, wanted: int | tuple[int, ...], step: str, body: bytes =
 
 
 class Phone:
-    """Signs card app requests (docs/design/card-app.md § Signed app requests)."""
+    """The phone of one virtual user: its device key, signing through the reference app's
+    ``card_app.signing`` (docs/design/card-app.md § Signed app requests)."""
 
     def __init__(self, user: dict[str, Any], base_url: str) -> None:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -136,19 +145,11 @@ class Phone:
         self.key = ECKey.import_key(load_pem_private_key(user["key_pem"].encode(), None))
 
     def authorization(self, method: str, path: str, body: bytes) -> str:
-        from joserfc import jws
+        from card_app import signing
 
-        digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode()
-        payload = {
-            "htm": method,
-            "htu": self.base_url + path,
-            "iat": int(time.time()),
-            "jti": secrets.token_urlsafe(16),
-            "bsh": digest,
-        }
-        header = {"alg": "ES256", "typ": "card-request+jwt", "kid": self.user["kid"]}
-        token = jws.serialize_compact(header, json.dumps(payload).encode(), self.key)
-        return f"CardDevice {token}"
+        return signing.authorization_header(
+            self.key, method, self.base_url + path, body, kid=self.user["kid"]
+        )
 
 
 # --- one login per server ------------------------------------------------------------------------

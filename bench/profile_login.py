@@ -25,7 +25,6 @@ import re
 import sys
 import tempfile
 import time
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +80,7 @@ class InProcessBrowser(bench_login.Browser):
     ) -> tuple[int, dict[str, str], bytes]:
         from django.db import connection
 
-        sent = {**self.extra, **(headers or {})}
-        if cookies and self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        sent = self.outgoing(headers, cookies=cookies)
         data = (body.encode() if isinstance(body, str) else body) or b""
         route, _, query = path.partition("?")
         environ: dict[str, Any] = {
@@ -115,15 +112,9 @@ class InProcessBrowser(bench_login.Browser):
         if recorder is not None:
             recorder.cpu[endpoint] += time.process_time() - started
             recorder.sql[endpoint] = statements
-        answer: dict[str, str] = {}
-        for name, value in got:
-            if name.lower() == "set-cookie":
-                if cookies:
-                    jar = SimpleCookie()
-                    jar.load(value)
-                    self.cookies.update({n: m.value for n, m in jar.items()})
-            else:
-                answer[name.lower()] = value
+        answer = {name.lower(): value for name, value in got if name.lower() != "set-cookie"}
+        if cookies:
+            self.remember([value for name, value in got if name.lower() == "set-cookie"])
         return int(status[0].split()[0]), answer, out
 
 
