@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install node-deps bench lint format lock serve messages clean
+.PHONY: run test install node-deps browser-deps bench lint format lock serve messages clean
 
 ## Install (reproducibly, from the hashed lock file), migrate, seed the demo and serve on :8000.
 run: install
@@ -15,7 +15,7 @@ run: install
 	IDP_DEBUG=$${IDP_DEBUG-1} IDP_TEST_LOGIN=$${IDP_TEST_LOGIN-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
-test: install node-deps
+test: install node-deps browser-deps
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -27,6 +27,13 @@ node-deps:
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the openid-client interoperability test will be skipped"; fi
+
+## Debian's chromium for tests/browser/ (Playwright drives it; it downloads no browser of its own).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium not found (as root: apt-get install chromium): the browser tests will be skipped"; fi
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Caducée needs Python 3.11 or newer")'
