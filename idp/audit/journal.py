@@ -28,13 +28,26 @@ inside a transaction, 4 outside (BEGIN, lock + head, INSERT, COMMIT).
 
 Whatever the locking, the unique ``sequence`` and ``prev_hash`` columns make a forked chain
 impossible: a writer that raced would fail with an IntegrityError, never write a second link.
+
+**Batches.** A request that records several events in one unit of work (a login opens the SSO
+session, issues the code and records the method's own event) wraps it in :func:`batched`: the
+block is one transaction, ``record()`` inside it prepares its event and queues it, and at the end
+of the block, still inside that transaction, the queue is appended at once: one lock + head round
+trip and one multi-row INSERT, however many events. The chain is the same as with one ``record()``
+each (same hashes, sequence in the order of the calls, ``occurred_at`` read after the lock); the
+lock is taken last, so it is held for the commit only. If the block raises, nothing is appended
+and the caller's work rolls back with it. An event recorded inside a nested ``atomic()`` (a
+savepoint, which could be rolled back on its own) is appended at once, as outside a batch.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -67,6 +80,25 @@ _REQUEST_ID = re.compile(rf"[A-Za-z0-9._:@/+=-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+@dataclass
+class _Prepared:
+    """An event with everything that does not depend on the chain head done."""
+
+    event: AuditEvent
+    ip_param: Any
+    data_param: Any
+
+
+@dataclass
+class _Batch:
+    using: str
+    depth: int  # _savepoints() inside the batch's own atomic block
+    queue: list[_Prepared]
+
+
+_BATCH: ContextVar[_Batch | None] = ContextVar("audit_journal_batch", default=None)
+
+
 def record(
     tag: EventTag,
     *,
@@ -83,78 +115,144 @@ def record(
     and its user agent are recorded. ``data`` is scrubbed of secrets (:mod:`idp.audit.scrub`) and
     must be JSON-serialisable (datetimes, UUIDs and Decimals become strings).
 
-    The returned event is the row as written (``_state.adding`` is false, as if read back).
+    The returned event is the row as written (``_state.adding`` is false, as if read back). Inside
+    :func:`batched`, it is filled in (sequence, time, hashes) when the batch is appended.
     """
-    # Everything that does not depend on the chain head is done before the lock is taken.
+    using = router.db_for_write(AuditEvent)
+    connection = connections[using]
+    prepared = _prepare(tag, actor, subject, request, data, connection)
+    batch = _BATCH.get()
+    if (
+        batch is not None
+        and batch.using == using
+        and _savepoints(connection) == batch.depth
+        and connection.in_atomic_block
+    ):
+        batch.queue.append(prepared)
+        return prepared.event
+    # savepoint=False: inside a caller's atomic block a savepoint would cost two round trips for
+    # nothing. If a statement below fails, Django marks the caller's transaction for rollback
+    # (its work and this event go together); outside one, this block is the transaction.
+    with transaction.atomic(using=using, savepoint=False):
+        _append(connection, [prepared])
+    return prepared.event
+
+
+@contextmanager
+def batched(using: str | None = None) -> Iterator[None]:
+    """One transaction whose ``record()`` calls are appended together at its end (see above).
+
+    Nested ``batched()`` blocks join the outermost one.
+    """
+    using = using or router.db_for_write(AuditEvent)
+    outer = _BATCH.get()
+    if outer is not None and outer.using == using:
+        with transaction.atomic(using=using, savepoint=False):
+            yield
+        return
+    connection = connections[using]
+    # A savepoint when nested in a caller's transaction (a failing batch then undoes its own
+    # work only); the outermost block of a request is BEGIN … COMMIT, with no savepoint to pay.
+    with transaction.atomic(using=using):
+        batch = _Batch(using=using, depth=_savepoints(connection), queue=[])
+        token = _BATCH.set(batch)
+        try:
+            yield
+        finally:
+            _BATCH.reset(token)
+        if batch.queue:
+            _append(connection, batch.queue)
+
+
+def _savepoints(connection: BaseDatabaseWrapper) -> int:
+    """Savepoints open on ``connection`` (``atomic(savepoint=False)`` blocks push a None)."""
+    return sum(1 for sid in connection.savepoint_ids if sid is not None)
+
+
+def _prepare(
+    tag: EventTag,
+    actor: str,
+    subject: str,
+    request: HttpRequest | None,
+    data: Mapping[str, Any] | None,
+    connection: BaseDatabaseWrapper,
+) -> _Prepared:
+    """Check and clean the event's fields: everything that does not need the chain head."""
     tag = check_tag(tag)
     actor = _identifier("actor", actor, ACTOR_MAX_LENGTH)
     subject = _identifier("subject", subject, SUBJECT_MAX_LENGTH)
     ip, user_agent, request_id = _request_context(request)
     payload = _json_data(scrub(data, key=settings.SECRET_KEY)) if data else {}
+    event = AuditEvent(
+        tag=tag.value,
+        actor=actor,
+        subject=subject,
+        ip=ip,
+        user_agent=user_agent,
+        request_id=request_id,
+        data=payload,
+    )
+    return _Prepared(
+        event=event,
+        ip_param=_IP_FIELD.get_db_prep_save(ip, connection),
+        data_param=_DATA_FIELD.get_db_prep_save(payload, connection),
+    )
 
-    using = router.db_for_write(AuditEvent)
-    connection = connections[using]
+
+def _append(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
+    """Link ``batch`` after the chain head and INSERT it, in the caller's transaction."""
     head_sql, insert_sql = _statements(connection)
-    ip_param = _IP_FIELD.get_db_prep_save(ip, connection)
-    data_param = _DATA_FIELD.get_db_prep_save(payload, connection)
-
-    # savepoint=False: inside a caller's atomic block a savepoint would cost two round trips for
-    # nothing. If a statement below fails, Django marks the caller's transaction for rollback
-    # (its work and this event go together); outside one, this block is the transaction.
-    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(head_sql)
         if connection.vendor == "postgresql":
             cursor.nextset()  # past the lock's result, to the head's (see the module docstring)
         head = cursor.fetchone()
         last_sequence, prev_hash = head or (0, chain.GENESIS_HASH)
-        sequence = last_sequence + 1
         occurred_at = timezone.now()
-        digest = chain.compute_hash(
-            sequence=sequence,
-            occurred_at=occurred_at,
-            tag=tag.value,
-            actor=actor,
-            subject=subject,
-            ip=ip,
-            user_agent=user_agent,
-            request_id=request_id,
-            data=payload,
-            prev_hash=prev_hash,
-        )
-        # Parameters in the order of _FIELDS (the model's concrete fields).
-        cursor.execute(
-            insert_sql,
-            [
-                sequence,
-                _OCCURRED_AT_FIELD.get_db_prep_save(occurred_at, connection),
-                tag.value,
-                actor,
-                subject,
-                ip_param,
-                user_agent,
-                request_id,
-                data_param,
+        occurred_param = _OCCURRED_AT_FIELD.get_db_prep_save(occurred_at, connection)
+        params: list[Any] = []
+        for prepared in batch:
+            event = prepared.event
+            last_sequence += 1
+            digest = chain.compute_hash(
+                sequence=last_sequence,
+                occurred_at=occurred_at,
+                tag=event.tag,
+                actor=event.actor,
+                subject=event.subject,
+                ip=event.ip,
+                user_agent=event.user_agent,
+                request_id=event.request_id,
+                data=event.data,
+                prev_hash=prev_hash,
+            )
+            # Parameters in the order of _FIELDS (the model's concrete fields).
+            params += [
+                last_sequence,
+                occurred_param,
+                event.tag,
+                event.actor,
+                event.subject,
+                prepared.ip_param,
+                event.user_agent,
+                event.request_id,
+                prepared.data_param,
                 prev_hash,
                 digest,
-            ],
-        )
-    return AuditEvent.from_db(
-        using,
-        _ATTNAMES,
-        (
-            sequence,
-            occurred_at,
-            tag.value,
-            actor,
-            subject,
-            ip,
-            user_agent,
-            request_id,
-            payload,
-            prev_hash,
-            digest,
-        ),
-    )
+            ]
+            event.sequence, event.occurred_at = last_sequence, occurred_at
+            event.prev_hash, event.hash = prev_hash, digest
+            event._state.adding, event._state.db = False, connection.alias
+            prev_hash = digest
+        cursor.execute(_insert_sql(insert_sql, len(batch)), params)
+
+
+def _insert_sql(single_row: str, rows: int) -> str:
+    """``INSERT … VALUES (…)`` for ``rows`` rows (SQL-92 row value lists, on every backend)."""
+    if rows == 1:
+        return single_row
+    prefix, _, values = single_row.partition(" VALUES ")
+    return f"{prefix} VALUES {', '.join([values] * rows)}"
 
 
 # The INSERT is written from the model's fields, in their declared order; record() passes its

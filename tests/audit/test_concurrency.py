@@ -62,6 +62,58 @@ def test_concurrent_writers_make_one_intact_chain():
     assert result.checked == total
 
 
+def test_concurrent_batches_and_single_records_make_one_intact_chain():
+    from idp.audit import journal
+
+    start = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(5):
+                if worker % 2:
+                    with journal.batched():
+                        for k in range(3):
+                            record(
+                                EventTag.ADMIN_LOGOUT,
+                                actor=f"admin:w{worker}",
+                                data={"n": n * 3 + k},
+                            )
+                else:
+                    for k in range(3):
+                        record(
+                            EventTag.ADMIN_LOGOUT, actor=f"admin:w{worker}", data={"n": n * 3 + k}
+                        )
+        except BaseException as exc:  # reported to the main thread below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    total = THREADS * 15
+    assert list(AuditEvent.objects.values_list("sequence", flat=True)) == list(range(1, total + 1))
+    for worker in range(1, THREADS, 2):  # a batch's events are consecutive links
+        sequences = list(
+            AuditEvent.objects.filter(actor=f"admin:w{worker}")
+            .order_by("sequence")
+            .values_list("sequence", flat=True)
+        )
+        for first in range(0, 15, 3):
+            assert sequences[first : first + 3] == list(
+                range(sequences[first], sequences[first] + 3)
+            )
+    result = verify_chain(batch_size=17)
+    assert result.ok, result
+    assert result.checked == total
+
+
 def _advisory_lock_waiters() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
