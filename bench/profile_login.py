@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logins", type=int, default=200)
     parser.add_argument("--sort", choices=("cumulative", "tottime"))
     parser.add_argument("--sql", action="store_true", help="List each endpoint's statements.")
+    parser.add_argument("--dump", type=Path, help="Also save the cProfile statistics to this file.")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="caducee-profile-login-"))
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             one(n)
         profile.disable()
         pstats.Stats(profile).sort_stats(args.sort).print_stats(50)
+        if args.dump:
+            profile.dump_stats(args.dump)
     return 0
 
 
