@@ -12,6 +12,7 @@ away). :class:`FailureLimiter` therefore splits the two steps:
   ``add`` of the first failure, atomic ``incr`` of the next ones);
 * :meth:`~FailureLimiter.hit` is ``retry_after`` then, when not blocked, ``register_failure``
   (for limits on attempts rather than failures); on Redis both in one atomic script;
+  :func:`hit_all` does it for several limiters at once (all counted, or none), in one script too;
 * :meth:`~FailureLimiter.reset` forgets the failures of a key (after a successful login, say).
 
 A key is blocked once it holds ``limit`` failures: ``limit`` failed attempts per window are checked,
@@ -29,7 +30,8 @@ Caveats, read in django-ratelimit 4.1's source (``django_ratelimit/core.py``):
 * **Check, then count**: requests in flight at the same moment all pass the check before any of
   them is counted, so a burst can exceed the limit by the number of requests the server runs
   concurrently (granian in deploy/: workers times blocking threads). The count itself is atomic,
-  and so is :meth:`~FailureLimiter.hit` on Redis (check and count in one script).
+  and so are :meth:`~FailureLimiter.hit` and :func:`hit_all` on Redis (check and count in one
+  script).
 * **The cache** is ``RATELIMIT_USE_CACHE`` (default ``"default"``). Redis (``REDIS_URL``) is shared
   by every worker; LocMemCache counts per process and forgets on restart (fine for a single-process
   development server and for tests; ``check --deploy`` warns about it: caducee.W004). A cache error
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Sequence
 from functools import lru_cache
 
 from django.conf import settings
@@ -100,29 +103,9 @@ class FailureLimiter:
 
         On Redis the check and the count are one atomic script (one round trip, and concurrent
         hits cannot go over the limit); on another cache, :meth:`retry_after` then
-        :meth:`register_failure`.
+        :meth:`register_failure`. :func:`hit_all` does the same for several keys at once.
         """
-        if not _enabled():
-            return 0
-        cache = _cache()
-        if not isinstance(cache, RedisCache):
-            retry = self.retry_after(key)
-            if not retry:
-                self.register_failure(key)
-            return retry
-        bucket, cache_key = self._bucket(key)
-        client = cache._cache.get_client(write=True)
-        args = (
-            1,  # one key
-            cache.make_and_validate_key(cache_key),
-            self.limit,
-            self.window + ratelimit_core.EXPIRATION_FUDGE,
-        )
-        try:
-            counted = client.evalsha(_HIT_SCRIPT_SHA1, *args)
-        except NoScriptError:  # first use on this server (or after SCRIPT FLUSH, a restart)
-            counted = client.eval(_HIT_SCRIPT, *args)
-        return 0 if counted else self._until(bucket)
+        return hit_all([(self, key)])[0]
 
     def reset(self, key: str) -> None:
         """Forget the failures of ``key`` in the current window."""
@@ -151,17 +134,124 @@ class FailureLimiter:
         return lambda group, request: value
 
 
+def hit_all(hits: Sequence[tuple[FailureLimiter, str]]) -> list[int]:
+    """One attempt counted on every ``(limiter, key)`` of ``hits``, or on none of them.
+
+    If any key is blocked, nothing is counted anywhere and the answer holds the
+    :meth:`~FailureLimiter.retry_after` of each hit (0 for the keys that are not blocked; the
+    caller waits for the largest); else one is counted on every key and the answer is all zeros.
+    This is what "check every key, then hit every key" means, without its gaps: a key counted
+    although a later one refused the attempt, or a burst passing all the checks before any count.
+
+    Why one call: an attempt limited several ways (per idNat and per address, say) cost two
+    round trips per limiter (read, then count); on Redis this is one script over all the counters,
+    atomic (concurrent attempts cannot exceed any limit), in ONE round trip. The counters are
+    django-ratelimit's own (same keys, values and expiry as :meth:`FailureLimiter.register_failure`
+    writes), so :meth:`~FailureLimiter.retry_after` and ``reset`` read them as before. On another
+    cache the same steps run one after the other (not atomic: LocMemCache is per process anyway).
+    """
+    if not hits or not _enabled():
+        return [0] * len(hits)
+    cache = _cache()
+    if not isinstance(cache, RedisCache):
+        retries = [limiter.retry_after(key) for limiter, key in hits]
+        if not any(retries):
+            for limiter, key in hits:
+                limiter.register_failure(key)
+        return retries
+    buckets: list[int] = []
+    keys: list[str] = []
+    args: list[int] = []
+    for limiter, key in hits:
+        bucket, cache_key = limiter._bucket(key)
+        buckets.append(bucket)
+        keys.append(cache.make_and_validate_key(cache_key))
+        args += [limiter.limit, limiter.window + ratelimit_core.EXPIRATION_FUDGE]
+    client = cache._cache.get_client(write=True)
+    try:
+        blocked = client.evalsha(_HIT_ALL_SCRIPT_SHA1, len(keys), *keys, *args)
+    except NoScriptError:  # first use on this server (or after SCRIPT FLUSH, a restart)
+        blocked = client.eval(_HIT_ALL_SCRIPT, len(keys), *keys, *args)
+    refused = {int(index) - 1 for index in blocked}  # Lua counts from 1
+    return [
+        FailureLimiter._until(bucket) if index in refused else 0
+        for index, bucket in enumerate(buckets)
+    ]
+
+
 # django-ratelimit's increment (cache.add of 1 with the window plus its fudge as expiry, else an
-# atomic incr) preceded by the check, in one script. Values are plain integers in Django's Redis
+# atomic incr) on every counter, preceded by the check of every counter, in one script: KEYS are
+# the counters, ARGV the limit and expiry of each in turn. Returns the (1-based) positions of the
+# blocked counters, an empty list when all were counted. A script runs alone on the server: no
+# other hit comes between the checks and the counts. Values are plain integers in Django's Redis
 # cache (its serializer leaves ints unpickled), as INCR needs.
-_HIT_SCRIPT = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count >= tonumber(ARGV[1]) then return 0 end
-if not redis.call('SET', KEYS[1], 1, 'EX', ARGV[2], 'NX') then redis.call('INCR', KEYS[1]) end
-return 1
+_HIT_ALL_SCRIPT = """
+local blocked = {}
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
+    blocked[#blocked + 1] = i
+  end
+end
+if #blocked > 0 then return blocked end
+for i, key in ipairs(KEYS) do
+  if not redis.call('SET', key, 1, 'EX', ARGV[2 * i], 'NX') then redis.call('INCR', key) end
+end
+return blocked
 """
 # Redis names a loaded script by its SHA-1 (EVALSHA): an identifier, not a security measure.
-_HIT_SCRIPT_SHA1 = hashlib.sha1(_HIT_SCRIPT.encode("ascii"), usedforsecurity=False).hexdigest()
+_HIT_ALL_SCRIPT_SHA1 = hashlib.sha1(
+    _HIT_ALL_SCRIPT.encode("ascii"), usedforsecurity=False
+).hexdigest()
+
+
+def add_unless_blocked(
+    limiter: FailureLimiter, key: str, single_use_key: str, timeout: int
+) -> tuple[int, bool]:
+    """``limiter.retry_after(key)``, and when it is 0 ``cache.add(single_use_key, 1, timeout)``.
+
+    Returns ``(retry_after, added)``: ``(n, False)`` when ``key`` is blocked (nothing added),
+    else ``(0, whether single_use_key was new)``. ``single_use_key`` lives in Django's default
+    cache (``django.core.cache.cache``), like any ``cache.add``.
+
+    Why: the card app API reads the bad-request counter of the client's address and records the
+    request's ``jti`` (single use) on every request; on Redis, with the limiters in the default
+    cache, both are one script (one round trip instead of two). Nothing is recorded for a blocked
+    key. Otherwise (another cache, or limiters in another cache than the default one) the same two
+    steps run one after the other.
+    """
+    cache = caches["default"]
+    timeout = int(timeout)
+    if timeout < 1:
+        raise ValueError("a single-use key needs a timeout of at least one second")
+    if not _enabled():
+        return 0, cache.add(single_use_key, 1, timeout)
+    if not isinstance(cache, RedisCache) or _cache() is not cache:
+        retry = limiter.retry_after(key)
+        return (retry, False) if retry else (0, cache.add(single_use_key, 1, timeout))
+    bucket, counter_key = limiter._bucket(key)
+    keys = (cache.make_and_validate_key(counter_key), cache.make_and_validate_key(single_use_key))
+    args = (2, *keys, limiter.limit, timeout)
+    client = cache._cache.get_client(write=True)
+    try:
+        outcome = client.evalsha(_ADD_UNLESS_BLOCKED_SCRIPT_SHA1, *args)
+    except NoScriptError:  # first use on this server (or after SCRIPT FLUSH, a restart)
+        outcome = client.eval(_ADD_UNLESS_BLOCKED_SCRIPT, *args)
+    if outcome < 0:
+        return FailureLimiter._until(bucket), False
+    return 0, bool(outcome)
+
+
+# KEYS[1] a django-ratelimit counter, KEYS[2] the single-use key; ARGV the limit and the timeout.
+# -1: blocked (nothing written); 1: added (SET NX EX, as Django's cache.add of the integer 1);
+# 0: already there.
+_ADD_UNLESS_BLOCKED_SCRIPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return -1 end
+if redis.call('SET', KEYS[2], 1, 'EX', ARGV[2], 'NX') then return 1 end
+return 0
+"""
+_ADD_UNLESS_BLOCKED_SCRIPT_SHA1 = hashlib.sha1(
+    _ADD_UNLESS_BLOCKED_SCRIPT.encode("ascii"), usedforsecurity=False
+).hexdigest()
 
 
 def _enabled() -> bool:
