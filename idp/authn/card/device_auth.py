@@ -22,7 +22,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
@@ -31,16 +30,17 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from idp.accounts.models import Professional
-from idp.authn.card import rows
+from idp.authn.card import limits, rows
 from idp.authn.card.errors import CardError
 from idp.authn.card.models import CardDevice
+from idp.core.ratelimit import FailureLimiter, add_unless_blocked
 
 SCHEME = "CardDevice"
 TYP = "card-request+jwt"
 ALGORITHM = "ES256"
 _MAX_HEADER = 4096
 _LAST_USED_INTERVAL = timedelta(minutes=1)
-#: The codes :func:`verify` raises (the API journals or counts them).
+#: The codes :func:`authenticate` and :func:`consume` raise (the API journals or counts them).
 SIGNATURE_ERRORS = frozenset(
     {
         "invalid_signature",
@@ -166,8 +166,13 @@ def usable_device(kid: str) -> CardDevice:
     return device
 
 
-def verify(request: HttpRequest, *, registration: bool = False) -> SignedRequest:
-    """Verify the request's device signature; raises :class:`CardError` (401/403)."""
+def authenticate(request: HttpRequest, *, registration: bool = False) -> SignedRequest:
+    """Verify the request's device signature and claims; raises :class:`CardError` (401/403).
+
+    Nothing is recorded yet: :func:`consume` then makes the ``jti`` single use. Split so that
+    only a verified signature can record a ``jti`` (nobody burns a device's next request) and
+    so that the caller can read its rate limit in the same round trip as the ``jti``.
+    """
     token = _token(request)
     header = _unverified_header(token)
     device: CardDevice | None = None
@@ -192,14 +197,27 @@ def verify(request: HttpRequest, *, registration: bool = False) -> SignedRequest
     if not isinstance(claims, dict):
         raise CardError("invalid_signature", "payload is not an object")
     _check_claims(request, claims)
-    jti = claims["jti"]
-    skew = settings.IDP_CARD_REQUEST_SKEW_SECONDS
-    # Single use within the freshness window (after it, iat refuses the request anyway).
-    if not cache.add(f"card:jti:{kid}:{jti}", 1, timeout=2 * skew + 5):
-        raise CardError("replayed_request", f"jti {jti[:16]!r}")
-    if device is not None:
-        _touch(device)
-    return SignedRequest(device=device, jwk=jwk, kid=kid, jti=jti)
+    return SignedRequest(device=device, jwk=jwk, kid=kid, jti=claims["jti"])
+
+
+def consume(signed: SignedRequest, *, unless_blocked: tuple[FailureLimiter, str]) -> None:
+    """Record the ``jti`` of an :func:`authenticate`-d request (single use), unless the
+    ``(limiter, key)`` pair is blocked; raises ``rate_limited`` (as ``limits.check`` does:
+    nothing recorded) or ``replayed_request``.
+
+    One cache round trip on Redis for both (:func:`idp.core.ratelimit.add_unless_blocked`). The
+    jti is remembered for the freshness window on both sides of now (after it, ``iat`` refuses
+    the request anyway).
+    """
+    limiter, key = unless_blocked
+    timeout = 2 * settings.IDP_CARD_REQUEST_SKEW_SECONDS + 5
+    retry, added = add_unless_blocked(limiter, key, f"card:jti:{signed.kid}:{signed.jti}", timeout)
+    if retry:
+        raise limits.rate_limited(limiter, key, retry)
+    if not added:
+        raise CardError("replayed_request", f"jti {signed.jti[:16]!r}")
+    if signed.device is not None:
+        _touch(signed.device)
 
 
 def _check_claims(request: HttpRequest, claims: dict[str, Any]) -> None:

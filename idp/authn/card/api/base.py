@@ -73,7 +73,28 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def _refused(request: HttpRequest, error: CardError) -> None:
+def _refusal(
+    request: HttpRequest, error: CardError, address: str, *, limiter_read: bool
+) -> CardError:
+    """The error a refused request is answered with, journaled or logged, and counted.
+
+    Refused signed requests (401) count against the address (``BAD_REQUESTS_PER_ADDRESS``). A
+    signed request's counter is read in the round trip that records its ``jti``, after the
+    signature (:func:`device_auth.consume`): a request refused before that (``limiter_read``
+    false) is checked now, and an address over its limit gets ``rate_limited`` as if refused
+    first (nothing journaled, nothing counted: the same answer as when the counter was read
+    before anything else). A 401 then counts through ``limits.hit`` (check and count in one
+    round trip).
+    """
+    counts = error.code in device_auth.SIGNATURE_ERRORS and error.status == 401
+    limiter = limits.BAD_REQUESTS_PER_ADDRESS
+    if not limiter_read:
+        try:
+            (limits.hit if counts else limits.check)(limiter, address)
+        except CardError as limited:
+            return limited
+    elif counts:
+        limiter.register_failure(address)
     if error.code in _JOURNALED:
         journal.record(
             EventTag.AUTHN_CARD_REQUEST_REFUSED,
@@ -82,10 +103,9 @@ def _refused(request: HttpRequest, error: CardError) -> None:
             request=request,
             data={"error": error.code, "detail": error.detail[:200]},
         )
-    else:
+    elif error.code in device_auth.SIGNATURE_ERRORS:
         logger.info("card API request refused: %s (%s)", error.code, error.detail)
-    if error.status == 401:
-        limits.BAD_REQUESTS_PER_ADDRESS.register_failure(limits.address(request))
+    return error
 
 
 def endpoint(
@@ -105,18 +125,28 @@ def endpoint(
                 )  # fmt: skip
                 response["Allow"] = ", ".join(methods)
                 return response
+            address = limits.address(request)
+            # The bad-request limit is read with the jti (signed requests, one round trip after
+            # the signature) or first (unsigned requests); _refusal reads it for the rest.
+            limiter_read = False
             try:
-                limits.check(limits.BAD_REQUESTS_PER_ADDRESS, limits.address(request))
+                if not signed:
+                    limiter_read = True
+                    limits.check(limits.BAD_REQUESTS_PER_ADDRESS, address)
                 if "\x00" in request.path:  # a kid, challenge id or sid that no row can hold
                     raise CardError("invalid_request", "NUL character in the path")
                 request.card_json = _json_body(request)  # type: ignore[attr-defined]
-                request.card = (  # type: ignore[attr-defined]
-                    device_auth.verify(request, registration=registration) if signed else None
-                )
+                card = None
+                if signed:
+                    card = device_auth.authenticate(request, registration=registration)
+                    limiter_read = True
+                    device_auth.consume(
+                        card, unless_blocked=(limits.BAD_REQUESTS_PER_ADDRESS, address)
+                    )
+                request.card = card  # type: ignore[attr-defined]
                 result = view(request, *args, **kwargs)
             except CardError as error:
-                if error.code in device_auth.SIGNATURE_ERRORS:
-                    _refused(request, error)
+                error = _refusal(request, error, address, limiter_read=limiter_read)
                 response = error_response(error)
             else:
                 if result is None:
