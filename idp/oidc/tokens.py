@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -298,6 +299,16 @@ def validate_access_token(token: str) -> AccessTokenClaims:
 
     Raises :class:`InvalidToken` (RFC 6750 §3.1) on any failure.
     """
+    return validate_access_token_and_read(token, _nothing_to_read)[0]
+
+
+def validate_access_token_and_read(
+    token: str, read: Callable[[dict[str, Any]], Sequence[str]]
+) -> tuple[AccessTokenClaims, dict[str, Any]]:
+    """:func:`validate_access_token`, and the cache entries named by ``read(claims)`` (claims of
+    the verified token) fetched in the revocation check's round trip
+    (:func:`revocation.is_revoked_and_read`): UserInfo's cached document comes with the markers.
+    """
     from idp.oidc import jwt
 
     if not token or len(token) > 16384:
@@ -311,10 +322,11 @@ def validate_access_token(token: str) -> AccessTokenClaims:
     jti, gid, sid = (str(claims.get(name) or "") for name in ("jti", "gid", "sid"))
     if not jti:
         raise InvalidToken(detail="no jti")
-    if revocation.is_revoked(jti=jti, gid=gid, sid=sid):
+    revoked, entries = revocation.is_revoked_and_read(jti=jti, gid=gid, sid=sid, read=read(claims))
+    if revoked:
         raise InvalidToken(detail="revoked")
     cnf = claims.get("cnf")
-    return AccessTokenClaims(
+    validated = AccessTokenClaims(
         sub=str(claims.get("sub", "")),
         client_id=str(claims.get("client_id") or claims.get("azp") or ""),
         scope=str(claims.get("scope", "")),
@@ -328,3 +340,8 @@ def validate_access_token(token: str) -> AccessTokenClaims:
         x5t_s256=str(cnf.get("x5t#S256", "")) if isinstance(cnf, dict) else "",
         claims=claims,
     )
+    return validated, entries
+
+
+def _nothing_to_read(claims: dict[str, Any]) -> Sequence[str]:
+    return ()

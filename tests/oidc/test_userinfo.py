@@ -27,6 +27,7 @@ from tests.oidc.factories import (
     rpps,
 )
 from tests.oidc.issued import issue
+from tests.redis_round_trips import redis_round_trips
 
 pytestmark = pytest.mark.django_db
 
@@ -300,3 +301,34 @@ def test_cache_is_dropped_when_an_identifier_or_activity_changes(client, doctor,
     activity.save()
     body = client.get(URL, **_bearer(issued.access_token)).json()
     assert body["SubjectOrganization"] == "CABINET NEUF"
+
+
+def test_a_warm_userinfo_call_is_one_redis_round_trip(client, doctor, rp):
+    """The revocation markers, the cached document and the grant's claim names: one MGET."""
+    issued = issue(rp, doctor, scope="openid scope_all profile")
+    first = client.get(URL, **_bearer(issued.access_token))  # caches the document, warms markers
+    with redis_round_trips() as trips, CaptureQueriesContext(connection) as queries:
+        again = client.get(URL, **_bearer(issued.access_token))
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert trips.names == [["MGET"]]
+    keys = trips.sent[0][0][1:]
+    claims = tokens.validate_access_token(issued.access_token).claims
+    for name in (f"oidc:rev:jti:{claims['jti']}", f"oidc:rev:gid:{issued.grant_id}",
+                 "oidc:rev:warm", f"oidc:userinfo:doc:v1:{doctor.sub}",
+                 f"oidc:userinfo:claims:v1:{issued.grant_id}"):  # fmt: skip
+        assert any(key.endswith(name) for key in keys), name
+    assert [q for q in queries.captured_queries if "accounts_" in q["sql"]] == []
+
+
+def test_a_revoked_token_is_refused_though_its_document_is_cached(client, doctor, rp):
+    """The document comes in the revocation check's round trip; a revocation still wins."""
+    issued = issue(rp, doctor)
+    other = issue(rp, doctor)
+    assert client.get(URL, **_bearer(issued.access_token)).status_code == 200  # now cached
+    claims = tokens.validate_access_token(issued.access_token).claims
+    revocation.revoke_access_token(claims["jti"], claims["exp"])
+    _assert_invalid_token(client.get(URL, **_bearer(issued.access_token)))
+    assert client.get(URL, **_bearer(other.access_token)).status_code == 200
+    revocation.revoke_grant(other.grant_id, "test")
+    _assert_invalid_token(client.get(URL, **_bearer(other.access_token)))
