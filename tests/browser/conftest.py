@@ -42,8 +42,9 @@ MISSING = (
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _browser_available() -> None:
+    """Module-scoped, so that it comes before the (module-scoped) browser is launched."""
     if MISSING:
         pytest.skip(f"browser tests skipped: {MISSING}")
 
