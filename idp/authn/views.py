@@ -284,6 +284,7 @@ def _test_login(request: HttpRequest, txn: str) -> HttpResponse:
             amr=list(test_method.AMR),
             acr=acr,
             auth_mode=test_method.AUTH_MODE,
+            checked=pending,
         )
     except errors.OAuthError as exc:
         return rendering.error_page(request, exc)

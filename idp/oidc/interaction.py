@@ -7,9 +7,11 @@ and bound to the browser that made the request: the browser gets a random value 
 another browser (phishing, shoulder surfing, a leaked log) cannot be completed there.
 
 An authentication method reads what it needs with :func:`pending`, and once the professional has
-proved who they are, calls :func:`complete_login`, which opens the SSO session and sends the
-browser to ``oidc:resume``, where the code is issued. ``auth_time``, ``acr`` and ``amr`` are what
-actually happened, never what was asked.
+proved who they are, calls :func:`complete_login`, which opens the SSO session and answers the
+client in the same request (:func:`answer`: the code, or the error OIDC Core §3.1.2.6 calls
+for): the browser goes straight back to the relying party, one round trip fewer than a detour
+through ``oidc:resume``, which remains for a browser that comes back with a session but no
+answer. ``auth_time``, ``acr`` and ``amr`` are what actually happened, never what was asked.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from idp.accounts.models import Professional
+from idp.audit import journal
 from idp.core import hashing
 from idp.oidc import rendering, sessions
 from idp.oidc.models import SsoSession
 from idp.oidc.protocol import errors
-from idp.oidc.protocol.authorize import AuthorizationRequest
+from idp.oidc.protocol.authorize import AuthorizationRequest, acr_satisfies, issue_code
 
 BROWSER_COOKIE = "caducee_txn"
 _SALT = "idp.oidc.interaction.login-transaction"
@@ -185,35 +188,71 @@ def complete_login(
     amr: list[str],
     acr: str,
     auth_mode: str,
+    checked: LoginTransaction | None = None,
 ) -> HttpResponse:
-    """An authentication method proved who the professional is: open the SSO session, go on.
+    """An authentication method proved who the professional is: open the SSO session, answer.
 
     ``amr`` (RFC 8176 values), ``acr`` (eidas1..3) and ``auth_mode`` (PSC's authMode) describe
-    what actually happened; ``auth_time`` is now (OIDC Core §2). Raises :class:`InvalidTransaction`
-    (render it with ``rendering.error_page``) and :class:`errors.AccessDenied` for a professional
-    who may not log in.
+    what actually happened; ``auth_time`` is now (OIDC Core §2). ``checked``: the transaction as
+    the caller's :func:`pending` just returned it (not checked twice). The session, the code and
+    their journal events are one transaction (the caller's :func:`journal.batched` block, if
+    any). Raises :class:`InvalidTransaction` (render it with ``rendering.error_page``) and
+    :class:`errors.AccessDenied` for a professional who may not log in.
     """
-    pending(request, txn)
+    transaction = checked if checked is not None and checked.txn == txn else pending(request, txn)
     if not professional.is_active:
         raise errors.AccessDenied(detail="inactive professional completed a login")
     previous = sessions.current(request)
-    if previous is not None and previous.professional_id == professional.pk:
-        # Re-authentication (prompt=login, max_age, step-up): the same session, as Keycloak does,
-        # so relying parties already in it are not logged out; its auth facts are the new ones.
-        session = sessions.reauthenticate(
-            request, previous, acr=acr, amr=list(amr), auth_mode=auth_mode
-        )
-    else:
-        if previous is not None:
-            # Another professional on the same browser: the first one's session must not linger.
-            sessions.end(previous, sessions.REASON_SUPERSEDED)
-        session = sessions.start(
-            request, professional=professional, acr=acr, amr=list(amr), auth_mode=auth_mode
-        )
-    response = HttpResponseRedirect(reverse("oidc:resume", args=[txn]))
+    with journal.batched():
+        if previous is not None and previous.professional_id == professional.pk:
+            # Re-authentication (prompt=login, max_age, step-up): the same session, as Keycloak
+            # does, so relying parties already in it are not logged out; its auth facts are new.
+            session = sessions.reauthenticate(
+                request, previous, acr=acr, amr=list(amr), auth_mode=auth_mode
+            )
+        else:
+            if previous is not None:
+                # Another professional on the same browser: the first one's session must not
+                # linger.
+                sessions.end(previous, sessions.REASON_SUPERSEDED)
+            session = sessions.start(
+                request, professional=professional, acr=acr, amr=list(amr), auth_mode=auth_mode
+            )
+        response = answer(request, transaction, session)
     response["Cache-Control"] = "no-store"
     sessions.set_cookie(response, session)
     return response
+
+
+def answer(
+    request: HttpRequest, transaction: LoginTransaction, session: SsoSession
+) -> HttpResponse:
+    """Answer the pending authorization request with ``session`` (RFC 6749 §4.1.2), once.
+
+    OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
+    The transaction is used up either way; a second answer is refused (a replayed URL).
+    """
+    req = transaction.request
+    if not acr_satisfies(session.acr, req.essential_acr):
+        consume(transaction)
+        return refuse(request, errors.UnmetAuthenticationRequirements(), req)
+    if not consume(transaction):
+        return rendering.error_page(
+            request, InvalidTransaction(detail="login transaction already used")
+        )
+    code = issue_code(req, session, http_request=request)
+    return rendering.authorization_response(
+        req.redirect_uri, {"code": code}, state=req.state, response_mode=req.response_mode
+    )
+
+
+def refuse(
+    request: HttpRequest, exc: errors.OAuthError, req: AuthorizationRequest | None
+) -> HttpResponse:
+    """Redirect the error when ``req`` has a verified redirect URI, else show a page."""
+    if req is not None and req.redirect_verified and exc.redirectable:
+        return rendering.redirect_error(exc, req.redirect_uri, req.state, req.response_mode)
+    return rendering.error_page(request, exc, language=req.language if req else None)
 
 
 def cancel(request: HttpRequest, txn: str) -> HttpResponse:

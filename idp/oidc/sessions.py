@@ -166,7 +166,9 @@ def start(
         ip=meta.get("REMOTE_ADDR") or None,
         user_agent=(meta.get("HTTP_USER_AGENT") or "")[:256],
     )
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (a login's journal.batched block) this
+    # joins it, and its event goes in the caller's batch.
+    with transaction.atomic(savepoint=False):
         _insert(session)
         record(
             EventTag.OIDC_SESSION_STARTED,
@@ -221,7 +223,9 @@ def reauthenticate(
     The ``sid`` and the absolute expiry are kept (a re-login does not lengthen the session).
     """
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (a login's journal.batched block) this
+    # joins it, and its event goes in the caller's batch.
+    with transaction.atomic(savepoint=False):
         SsoSession.objects.filter(pk=session.pk).update(
             auth_time=now, acr=acr, amr=list(amr), auth_mode=auth_mode, last_active_at=now
         )

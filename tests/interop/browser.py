@@ -88,7 +88,13 @@ class Browser:
             return Response(url, answer.code, _headers(answer), answer.read())
 
     def follow(self, url: str, *, until: str, max_hops: int = 10) -> Response:
-        """GET ``url`` and follow redirects until one points at a URL starting with ``until``."""
+        """GET ``url`` and follow redirects until one points at a URL starting with ``until``.
+
+        A ``url`` that already starts with ``until`` (the previous answer went there, as a login
+        that answers the client at once does) is not fetched: the redirect to it is returned.
+        """
+        if url.startswith(until):
+            return Response(url, 302, {"location": url}, b"")
         response = self.request(url)
         for _ in range(max_hops):
             if response.status not in (301, 302, 303, 307, 308):

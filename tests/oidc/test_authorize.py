@@ -113,7 +113,7 @@ def test_redirect_uri_query_is_kept(client, pro):
         ),
     )
     txn_login = login_location(response)
-    response = client.get(test_login(client, txn_login, id_nat=pro.id_nat)["Location"])
+    response = test_login(client, txn_login, id_nat=pro.id_nat)
     assert response["Location"].startswith("https://rp.example.fr/cb?tenant=a%20b&code=")
     query = parse_qs(urlsplit(response["Location"]).query)
     assert query["tenant"] == ["a b"] and "code" in query and query["state"] == ["s"]
@@ -131,7 +131,7 @@ def test_prompt_login_forces_a_new_login_in_the_same_session(client, rp, pro):
     txn = login.removeprefix("/login/")
     assert client.get(resume + txn)["Location"] == login
     assert AuthorizationCode.objects.count() == 1
-    response = client.get(test_login(client, login, id_nat=pro.id_nat)["Location"])
+    response = test_login(client, login, id_nat=pro.id_nat)
     code = callback_params(response)["code"]
     after = SsoSession.objects.get()
     assert after.sid == before.sid and after.auth_time > before.auth_time
@@ -178,7 +178,7 @@ def test_acr_step_up_forces_login_and_records_new_level(client, rp, pro):
     login = login_location(client.get(AUTHORIZE_PATH, params))
     page = client.get(login)
     assert b'value="eidas2" selected' in page.content
-    response = client.get(test_login(client, login, id_nat=pro.id_nat, acr="eidas2")["Location"])
+    response = test_login(client, login, id_nat=pro.id_nat, acr="eidas2")
     code = callback_params(response)["code"]
     assert _code_row(code).acr == "eidas2"
     # Now eidas1 or eidas2 requests are answered by the session.
@@ -189,7 +189,7 @@ def test_acr_step_up_forces_login_and_records_new_level(client, rp, pro):
 def test_voluntary_acr_not_met_still_issues_code(client, rp, pro):
     params = authorize_params(rp, code_verifier=VERIFIER, extra={"acr_values": "eidas3"})
     login = login_location(client.get(AUTHORIZE_PATH, params))
-    response = client.get(test_login(client, login, id_nat=pro.id_nat, acr="eidas1")["Location"])
+    response = test_login(client, login, id_nat=pro.id_nat, acr="eidas1")
     assert _code_row(callback_params(response)["code"]).acr == "eidas1"
 
 
@@ -199,7 +199,7 @@ def test_essential_acr_not_met_is_unmet_authentication_requirements(client, rp, 
         rp, code_verifier=VERIFIER, state="st", extra={"claims": json.dumps(claims)}
     )
     login = login_location(client.get(AUTHORIZE_PATH, params))
-    response = client.get(test_login(client, login, id_nat=pro.id_nat, acr="eidas1")["Location"])
+    response = test_login(client, login, id_nat=pro.id_nat, acr="eidas1")
     assert callback_params(response) == {
         "error": "unmet_authentication_requirements",
         "error_description": "The requested authentication level cannot be met.",
@@ -219,7 +219,7 @@ def test_essential_acr_of_non_string_values_is_no_level_not_a_500(client, rp, pr
     params = authorize_params(rp, code_verifier=VERIFIER, extra={"claims": claims})
     login = login_location(client.get(AUTHORIZE_PATH, params))
     assert client.get(login).status_code == 200
-    response = client.get(test_login(client, login, id_nat=pro.id_nat, acr="eidas1")["Location"])
+    response = test_login(client, login, id_nat=pro.id_nat, acr="eidas1")
     assert "code" in callback_params(response)
     # The SSO session now answers at once.
     assert "code" in callback_params(client.get(AUTHORIZE_PATH, params))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from idp.audit.models import AuditEvent
 from idp.oidc import interaction, sessions
 from idp.oidc.models import AuthorizationCode, SsoSession
 from idp.oidc.protocol import errors
@@ -66,22 +70,47 @@ def test_pending_exposes_what_the_login_page_needs(client, rp, pro):
     assert pending.request.state == "st"
 
 
-def test_complete_login_starts_session_and_redirects_to_resume(client, rp, pro):
+def test_complete_login_starts_session_and_answers_the_client_at_once(client, rp, pro):
     txn = _begin(client, rp)
     request = _request(client, "post")
-    response = interaction.complete_login(
-        request, txn, professional=pro, amr=["hwk", "pin"], acr="eidas2", auth_mode="CARD"
-    )
+    with CaptureQueriesContext(connection) as queries:
+        response = interaction.complete_login(
+            request, txn, professional=pro, amr=["hwk", "pin"], acr="eidas2", auth_mode="CARD"
+        )
     assert response.status_code == 302
-    assert response["Location"] == reverse("oidc:resume", args=[txn])
+    assert response["Location"].startswith(REDIRECT_URI + "?")
+    assert response["Cache-Control"] == "no-store"
     session = SsoSession.objects.get()
     assert (session.acr, session.amr, session.auth_mode) == ("eidas2", ["hwk", "pin"], "CARD")
     assert response.cookies[sessions.COOKIE_NAME]["httponly"]
-    # The browser follows: the code carries what actually happened.
-    client.cookies[sessions.COOKIE_NAME] = response.cookies[sessions.COOKIE_NAME].value
-    code = callback_params(client.get(response["Location"]))["code"]
+    # The code carries what actually happened.
+    params = callback_params(response)
+    assert params["state"] == "st" and params["iss"] == settings.IDP_ISSUER
     row = AuthorizationCode.objects.get()
-    assert code and row.acr == "eidas2" and row.amr == ["hwk", "pin"]
+    assert params["code"] and row.acr == "eidas2" and row.amr == ["hwk", "pin"]
+    assert row.session_id == session.pk
+    # One transaction, one journal append for the session and the code.
+    tags = list(AuditEvent.objects.order_by("sequence").values_list("tag", flat=True))
+    assert tags[-2:] == ["oidc:session:started", "oidc:code:issued"]
+    assert sum('INSERT INTO "audit_auditevent"' in q["sql"] for q in queries) == 1
+    # The transaction is used up: its resume URL answers nothing more.
+    client.cookies[sessions.COOKIE_NAME] = response.cookies[sessions.COOKIE_NAME].value
+    replay = client.get(reverse("oidc:resume", args=[txn]))
+    assert replay.status_code == 400 and AuthorizationCode.objects.count() == 1
+
+
+def test_resume_answers_a_browser_that_has_a_session_but_no_answer(client, rp, pro):
+    """A login whose answer was lost (closed tab, crash) before the transaction was used: the
+    resume URL still answers from the session."""
+    txn = _begin(client, rp)
+    session = sessions.start(
+        _request(client, "post"), professional=pro, acr="eidas1", amr=["test"], auth_mode="TEST"
+    )
+    carrier = HttpResponse()
+    sessions.set_cookie(carrier, session)
+    client.cookies[sessions.COOKIE_NAME] = carrier.cookies[sessions.COOKIE_NAME].value
+    response = client.get(reverse("oidc:resume", args=[txn]))
+    assert "code" in callback_params(response)
 
 
 def test_complete_login_refuses_inactive_professional(client, rp, pro):
@@ -131,10 +160,9 @@ def test_cancel_returns_access_denied(client, rp):
 
 def test_resume_is_single_use(client, rp, pro):
     txn = _begin(client, rp)
-    resume = test_login(client, f"/login/{txn}", id_nat=pro.id_nat)["Location"]
-    assert "code" in callback_params(client.get(resume))
+    assert "code" in callback_params(test_login(client, f"/login/{txn}", id_nat=pro.id_nat))
     before = state_snapshot()
-    replay = client.get(resume)
+    replay = client.get(reverse("oidc:resume", args=[txn]))
     assert replay.status_code == 400 and b"invalid_request" in replay.content
     assert state_snapshot() == before
 

@@ -105,19 +105,24 @@ def test_other_browser_cannot_use_the_transaction(client, txn, pro):
     _assert_refused(attacker, txn, pro)
 
 
-def test_stolen_resume_url_after_victim_login(client, txn, pro):
-    """The victim logged in; an attacker replaying the resume URL elsewhere gets nothing."""
-    resume = test_login(client, f"/login/{txn}", id_nat=pro.id_nat)["Location"]
+def test_stolen_resume_url_before_and_after_victim_login(client, txn, pro):
+    """The resume URL is built from the transaction in the login page's address: an attacker
+    who copied it gets nothing, before the victim logs in or after."""
+    resume = reverse("oidc:resume", args=[txn])
     attacker = BrowserClient()
     before = state_snapshot()
     response = attacker.get(resume)
     assert response.status_code == 400 and "Location" not in response
     assert state_snapshot() == before
-    # The victim still completes.
-    assert "code=" in client.get(resume)["Location"]
+    # The victim logs in: the client is answered at once.
+    assert "code=" in test_login(client, f"/login/{txn}", id_nat=pro.id_nat)["Location"]
+    before = state_snapshot()
+    for browser in (attacker, client):
+        response = browser.get(resume)
+        assert response.status_code == 400 and "Location" not in response
+    assert state_snapshot() == before
 
 
 def test_replayed_transaction_after_completion(client, txn, pro):
-    resume = test_login(client, f"/login/{txn}", id_nat=pro.id_nat)["Location"]
-    client.get(resume)
+    assert "code=" in test_login(client, f"/login/{txn}", id_nat=pro.id_nat)["Location"]
     _assert_refused(client, txn, pro)

@@ -23,6 +23,7 @@ from typing import Any
 
 import segno
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -369,29 +370,33 @@ def complete(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
         # Revoked or blocked between the approval and now: its approval no longer counts.
         code = f"device_{device.status}" if device is not None else "no_device"
         return login_page.page(request, pending, error=code, status=400)
-    if not challenges.consume(challenge):
-        return login_page.page(request, pending, error="challenge_used", status=409)
     professional = challenge.professional
-    try:
-        response = interaction.complete_login(
-            request, txn, professional=professional, amr=list(AMR), acr=challenge.acr,
-            auth_mode=AUTH_MODE,
-        )  # fmt: skip
-    except errors.OAuthError as exc:
-        return rendering.error_page(request, exc)
+    # One transaction and one journal append for the approval's use, the SSO session, the code
+    # and their events (a refused completion below leaves the approval unused).
+    with journal.batched():
+        if not challenges.consume(challenge):
+            return login_page.page(request, pending, error="challenge_used", status=409)
+        try:
+            response = interaction.complete_login(
+                request, txn, professional=professional, amr=list(AMR), acr=challenge.acr,
+                auth_mode=AUTH_MODE, checked=pending,
+            )  # fmt: skip
+        except errors.OAuthError as exc:
+            transaction.set_rollback(True)
+            return rendering.error_page(request, exc)
+        journal.record(
+            EventTag.AUTHN_CARD_LOGIN,
+            actor=f"professional:{professional.sub}",
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data={
+                "challenge": challenge.public_id[:16],
+                "purpose": challenge.purpose,
+                "client_id": challenge.client_id,
+                "acr": challenge.acr,
+            },
+        )
     login_page.remember_id_nat(response, professional.id_nat)
-    journal.record(
-        EventTag.AUTHN_CARD_LOGIN,
-        actor=f"professional:{professional.sub}",
-        subject=f"card_device:{device.kid}",
-        request=request,
-        data={
-            "challenge": challenge.public_id[:16],
-            "purpose": challenge.purpose,
-            "client_id": challenge.client_id,
-            "acr": challenge.acr,
-        },
-    )
     return response
 
 
@@ -439,20 +444,22 @@ def offline_login(request: HttpRequest, txn: str) -> HttpResponse:
             data={"error": error.code},
         )
         return _refused(request, pending, error, id_nat=id_nat, as_json=False, method="offline")
-    try:
-        response = interaction.complete_login(
-            request, txn, professional=device.professional, amr=list(offline.AMR),
-            acr=offline.ACR, auth_mode=offline.AUTH_MODE,
-        )  # fmt: skip
-    except errors.OAuthError as exc:
-        return rendering.error_page(request, exc)
+    with journal.batched():  # the session, the code and the events: one transaction, one append
+        try:
+            response = interaction.complete_login(
+                request, txn, professional=device.professional, amr=list(offline.AMR),
+                acr=offline.ACR, auth_mode=offline.AUTH_MODE, checked=pending,
+            )  # fmt: skip
+        except errors.OAuthError as exc:
+            transaction.set_rollback(True)
+            return rendering.error_page(request, exc)
+        journal.record(
+            EventTag.AUTHN_CARD_OFFLINE_LOGIN,
+            actor=f"professional:{device.professional.sub}",
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data={"client_id": pending.request.client_id, "acr": offline.ACR},
+        )
     limits.OFFLINE_FAILURES_PER_ID_NAT.reset(id_nat)
     login_page.remember_id_nat(response, device.professional.id_nat)
-    journal.record(
-        EventTag.AUTHN_CARD_OFFLINE_LOGIN,
-        actor=f"professional:{device.professional.sub}",
-        subject=f"card_device:{device.kid}",
-        request=request,
-        data={"client_id": pending.request.client_id, "acr": offline.ACR},
-    )
     return response

@@ -421,7 +421,9 @@ def issue_code(req: AuthorizationRequest, session: SsoSession, *, http_request: 
     code = hashing.new_secret()
     grant_id = new_opaque_id()
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (a login's journal.batched block) this
+    # joins it, and its event goes in the caller's batch.
+    with transaction.atomic(savepoint=False):
         code_store.insert(
             code_hash=hashing.keyed_hash(code, purpose=CODE_HASH_PURPOSE),
             grant_id=grant_id,

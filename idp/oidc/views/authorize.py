@@ -17,18 +17,12 @@ from idp.oidc.protocol import errors
 from idp.oidc.protocol.authorize import (
     AuthorizationError,
     AuthorizationRequest,
-    acr_satisfies,
     issue_code,
     session_satisfies,
     validate,
 )
 
-
-def _refuse(request: HttpRequest, exc: errors.OAuthError, req: AuthorizationRequest | None):
-    """Redirect the error when ``req`` has a verified redirect URI, else show a page."""
-    if req is not None and req.redirect_verified and exc.redirectable:
-        return rendering.redirect_error(exc, req.redirect_uri, req.state, req.response_mode)
-    return rendering.error_page(request, exc, language=req.language if req else None)
+_refuse = interaction.refuse
 
 
 def _answer(request: HttpRequest, req: AuthorizationRequest, session: SsoSession) -> HttpResponse:
@@ -74,17 +68,8 @@ def resume(request: HttpRequest, txn: str) -> HttpResponse:
         transaction = interaction.pending(request, txn)
     except errors.OAuthError as exc:
         return rendering.error_page(request, exc)
-    req = transaction.request
     session = sessions.current(request)
     if session is None or not transaction.answered_by(session):
         # No login happened for this transaction (resume URL opened directly): back to the login.
         return interaction.redirect_to_login(txn)
-    # OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
-    if not acr_satisfies(session.acr, req.essential_acr):
-        interaction.consume(transaction)
-        return _refuse(request, errors.UnmetAuthenticationRequirements(), req)
-    if not interaction.consume(transaction):
-        return rendering.error_page(
-            request, interaction.InvalidTransaction(detail="login transaction already used")
-        )
-    return _answer(request, req, session)
+    return interaction.answer(request, transaction, session)

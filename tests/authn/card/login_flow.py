@@ -58,11 +58,11 @@ def wrong_choice(challenge: dict[str, Any], number: str) -> str:
 
 
 def code_from(browser: BrowserClient, complete_response: Any) -> str:
-    """Follow the complete form's redirect to resume, then to the client: the code."""
+    """The code the complete form's answer carries to the client (interaction.complete_login
+    answers at once: no detour through resume)."""
     assert complete_response.status_code == 302, complete_response.content[:500]
-    resumed = browser.get(complete_response["Location"])
-    params = callback_params(resumed)
-    assert resumed["Location"].startswith(REDIRECT_URI)
+    params = callback_params(complete_response)
+    assert complete_response["Location"].startswith(REDIRECT_URI)
     return params["code"]
 
 

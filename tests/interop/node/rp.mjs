@@ -47,6 +47,8 @@ const formFields = (html) => {
   return fields;
 };
 async function followTo(url, prefix) {
+  // Already there (a login answers the client at once): nothing to fetch.
+  if (new URL(url).href.startsWith(prefix)) return { res: null, url: new URL(url) };
   let res = await hop(url);
   for (let i = 0; i < 10; i++) {
     const location = res.headers.get('location');
