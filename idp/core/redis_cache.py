@@ -32,3 +32,20 @@ class PersistentRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _PersistentClientCacheClient
+
+    def get_and_set(self, get_key: str, set_key: str, value: Any, timeout: int) -> Any:
+        """``get(get_key)`` and ``set(set_key, value, timeout)`` in ONE round trip: both commands
+        in one non-transactional pipeline (the write does not depend on what is read).
+
+        For a hot path that reads one entry and writes another whatever it reads (the token
+        endpoint's code exchange). ``timeout`` in seconds, at least 1.
+        """
+        if timeout < 1:
+            raise ValueError("get_and_set needs a timeout of at least one second")
+        client = self._cache.get_client(None, write=True)
+        serializer = self._cache._serializer
+        pipeline = client.pipeline(transaction=False)
+        pipeline.get(self.make_and_validate_key(get_key))
+        pipeline.set(self.make_and_validate_key(set_key), serializer.dumps(value), ex=int(timeout))
+        found, _ = pipeline.execute()
+        return None if found is None else serializer.loads(found)

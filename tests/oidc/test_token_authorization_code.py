@@ -24,6 +24,7 @@ from tests.oidc.grant_helpers import (
     make_session,
     post_token,
 )
+from tests.redis_round_trips import redis_round_trips
 
 pytestmark = pytest.mark.django_db
 
@@ -311,3 +312,22 @@ def test_grant_not_allowed_for_client(client, session):
     _assert_refused(exchange(client, model.client_id, secret, code), "unauthorized_client")
     assert db_state() == before
     assert AuthorizationCode.objects.get().consumed_at is None
+
+
+def test_a_warm_code_exchange_is_one_redis_round_trip(client, rp, doctor, session):
+    """The professional's cached claims are read, and the grant's UserInfo claim names written,
+    in one pipeline; cold, the professional's claims and document follow in a second one."""
+    from django.core.cache import cache
+
+    model, secret = rp
+    with redis_round_trips() as cold:
+        response = exchange(client, model.client_id, secret, make_code(model.client_id, session))
+    assert response.status_code == 200, response.content
+    assert cold.names == [["GET", "SET"], ["MULTI", "MSET", "EXPIRE", "EXPIRE", "EXEC"]]
+    code = make_code(model.client_id, session)
+    AuthorizationCode.objects.filter(pk=code.row.pk).update(claims={"userinfo": {"email": None}})
+    with redis_round_trips() as warm:
+        response = exchange(client, model.client_id, secret, code)
+    assert response.status_code == 200, response.content
+    assert warm.names == [["GET", "SET"]]
+    assert cache.get(f"oidc:userinfo:claims:v1:{code.row.grant_id}") == ["email"]

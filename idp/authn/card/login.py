@@ -252,12 +252,12 @@ def start(request: HttpRequest, txn: str) -> HttpResponse:
             if not as_json:
                 return login_page.page(request, pending, error="missing", status=400)
             raise CardError("invalid_request", "id_nat missing")
-        # Anti push-bombing: every attempt counts, known idNat or not (limits checked first).
-        address = limits.address(request)
-        limits.check(limits.CHALLENGES_PER_ID_NAT, id_nat)
-        limits.check(limits.CHALLENGES_PER_ADDRESS, address)
-        limits.hit(limits.CHALLENGES_PER_ID_NAT, id_nat)
-        limits.hit(limits.CHALLENGES_PER_ADDRESS, address)
+        # Anti push-bombing: every attempt counts, known idNat or not; refused (counted nowhere)
+        # when either limit is reached. One atomic Redis script.
+        limits.hit_all(
+            (limits.CHALLENGES_PER_ID_NAT, id_nat),
+            (limits.CHALLENGES_PER_ADDRESS, limits.address(request)),
+        )
         challenge, _secret = challenges.create(
             ChallengePurpose.LOGIN,
             id_nat=id_nat,

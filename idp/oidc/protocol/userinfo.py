@@ -32,11 +32,12 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.models.signals import post_delete, post_save
 
 from idp.accounts.models import Activity, Exercice, OtherId, Professional
 from idp.accounts.userinfo import palier_authentification, render_userinfo
+from idp.core.redis_cache import PersistentRedisCache
 from idp.oidc import tokens
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.protocol.errors import InsufficientScope, InvalidToken
@@ -156,16 +157,23 @@ def professional_at_code_exchange(
     :func:`tokens.cached_professional` and :func:`psc_document`).
     """
     claims_key = tokens.claims_cache_key(pk)
-    found = cache.get(claims_key)
-    entries: dict[str, Any] = {_claims_key(grant_id): _userinfo_claim_names(claims)}
+    timeout = min(CACHE_SECONDS, tokens.CLAIMS_CACHE_SECONDS)
+    names = _userinfo_claim_names(claims)
+    # Warm (the professional's claims cached): one round trip, the read and the write together.
+    backend = caches["default"]
+    if isinstance(backend, PersistentRedisCache):
+        found = backend.get_and_set(claims_key, _claims_key(grant_id), names, timeout)
+    else:
+        found = cache.get(claims_key)
+        cache.set(_claims_key(grant_id), names, timeout)
     if found is None:
         professional = Professional.objects.with_userinfo().filter(pk=pk).first()
         if professional is not None:
             found = tokens.professional_claims(professional)
-            entries[claims_key] = found
+            entries: dict[str, Any] = {claims_key: found}
             if professional.is_active:
                 entries[_cache_key(professional.sub)] = _render_document(professional)
-    cache.set_many(entries, min(CACHE_SECONDS, tokens.CLAIMS_CACHE_SECONDS))
+            cache.set_many(entries, timeout)
     return found
 
 

@@ -393,3 +393,15 @@ def test_rate_limited_per_idnat(browser, rp, doctor, phone, settings, ratelimit_
     assert page.status_code == 429
     assert "Trop de requêtes" in page.content.decode()
     assert CardChallenge.objects.count() == 10
+
+
+def test_starting_a_push_limits_in_one_redis_round_trip(browser, rp, doctor, phone):
+    """Both anti push-bombing limits (per idNat, per address) are one script: one round trip."""
+    from tests.redis_round_trips import redis_round_trips
+
+    login = flow.begin(browser, rp[0])
+    assert flow.start_push(browser, login, doctor.id_nat).status_code == 200  # loads the script
+    with redis_round_trips() as trips:
+        assert flow.start_push(browser, login, doctor.id_nat).status_code == 200
+    limit_trips = [trip for trip in trips.sent if any(":rl:" in k for c in trip for k in c)]
+    assert [[command[0] for command in trip] for trip in limit_trips] == [["EVALSHA"]]
