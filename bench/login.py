@@ -9,7 +9,8 @@ logins from separate load processes, each virtual user playing both the browser 
 
 Caducée: authorize → login page → POST card (idNat; JSON answer with the number) → the phone
 lists its challenges and approves with the number and PIN (requests signed by the device key) →
-status → complete (the SSO session) → resume (the code) → token → UserInfo.
+status → complete (the SSO session and the code, answered to the client at once) → token →
+UserInfo.
 
 Peer: authorize → login interaction page → login → consent interaction page → consent → code →
 token → UserInfo (node-oidc-provider's development interactions: no credential is checked, so
@@ -222,12 +223,10 @@ def caducee_login(browser: Browser, app: Browser, phone: Phone, setup: dict[str,
     status, headers, body = browser.request(
         "POST", _path(started["complete_url"]), urlencode({"csrfmiddlewaretoken": csrf}), form
     )
-    _expect(status, 302, "complete", body)
-    status, headers, body = browser.request("GET", _path(headers["location"]))
-    _expect(status, 302, "resume", body)
+    _expect(status, 302, "complete", body)  # the client is answered at once: the code
     code = parse_qs(urlsplit(headers["location"]).query).get("code", [""])[0]
     if not code:
-        raise LoginFailed(f"resume: no code in {headers['location'][:120]}")
+        raise LoginFailed(f"complete: no code in {headers['location'][:120]}")
     _token_and_userinfo(
         browser,
         f"{prefix}/token",
