@@ -104,6 +104,8 @@ class InProcessBrowser(bench_login.Browser):
             statements.append(sql)
             return execute(sql, params, many, context)
 
+        if recorder is not None:
+            _COMMANDS.clear()
         started = time.process_time()
         with connection.execute_wrapper(record_sql):
             out = b"".join(
@@ -111,11 +113,29 @@ class InProcessBrowser(bench_login.Browser):
             )
         if recorder is not None:
             recorder.cpu[endpoint] += time.process_time() - started
-            recorder.sql[endpoint] = statements
+            recorder.sql[endpoint] = statements + [f"-- {c}" for c in _COMMANDS]
         answer = {name.lower(): value for name, value in got if name.lower() != "set-cookie"}
         if cookies:
             self.remember([value for name, value in got if name.lower() == "set-cookie"])
         return int(status[0].split()[0]), answer, out
+
+
+_COMMANDS: list[str] = []
+
+
+def _count_transaction_commands() -> None:
+    """BEGIN, COMMIT, SAVEPOINT… go through psycopg's _exec_command, not Django's cursor: listed
+    with the statements (each is a round trip too)."""
+    from psycopg import _connection_base
+
+    original = _connection_base.BaseConnection._exec_command
+
+    def counted(self: Any, command: Any, result_format: Any = 0) -> Any:
+        text = command.decode(errors="replace") if isinstance(command, bytes) else str(command)
+        _COMMANDS.append(text[:40])
+        return original(self, command, result_format)
+
+    _connection_base.BaseConnection._exec_command = counted  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     os.environ.update(env)
     from idp.wsgi import application
+
+    if args.sql:
+        _count_transaction_commands()
 
     logging.disable(logging.INFO)
     InProcessBrowser.application = application

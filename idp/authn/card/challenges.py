@@ -14,6 +14,7 @@ limits per idNat and per address are the callers' (the login page and the CIBA e
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -161,13 +162,16 @@ def create(
     binding_message: str = "",
     acr: str = "eidas2",
     request: Any = None,
+    on_created: Callable[[CardChallenge], None] | None = None,
 ) -> tuple[CardChallenge, str]:
     """A new challenge and, for a QR challenge, the secret the QR carries (else "").
 
     Login and CIBA challenges need a professional (given, or named by ``id_nat``) with a usable
     device (``no_device``) and fewer than ``IDP_CARD_MAX_PENDING`` pending ones
     (``too_many_pending``); their devices are pushed. Three statements: the holder locked with
-    their devices, the INSERT that counts the pending ones, and the journal's.
+    their devices, the INSERT that counts the pending ones, and the journal's. ``on_created``
+    runs in the transaction that creates the challenge (the caller's journal event goes with it:
+    one transaction, not two).
     """
     fields = {
         "client_id": client_id,
@@ -180,7 +184,11 @@ def create(
     }
     if purpose == ChallengePurpose.QR:
         qr_secret = hashing.new_secret(24)
-        return _insert(purpose, None, qr_secret=qr_secret, **fields), qr_secret
+        with transaction.atomic():
+            challenge = _insert(purpose, None, qr_secret=qr_secret, **fields)
+            if on_created is not None:
+                on_created(challenge)
+        return challenge, qr_secret
     holder = professional
     try:
         with transaction.atomic():
@@ -192,6 +200,8 @@ def create(
             challenge = _insert(purpose, holder, **fields)
             if challenge is None:
                 raise CardError("too_many_pending", f"professional {holder.pk}")
+            if on_created is not None:
+                on_created(challenge)
             push.notify(
                 [d.push for d in targets if d.push],
                 {"type": "challenge", "id": challenge.public_id, "client_name": client_name[:200]},

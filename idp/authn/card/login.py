@@ -268,10 +268,10 @@ def start(request: HttpRequest, txn: str) -> HttpResponse:
             reference=pending.jti,
             acr=ACR,
             request=request,
+            on_created=lambda created: _journal_created(request, created, pending),
         )
     except CardError as error:
         return _refused(request, pending, error, id_nat=id_nat, as_json=as_json)
-    _journal_created(request, challenge, pending)
     return _waiting(request, pending, challenge, as_json=as_json)
 
 
@@ -296,10 +296,10 @@ def start_qr(request: HttpRequest, txn: str) -> HttpResponse:
             reference=pending.jti,
             acr=ACR,
             request=request,
+            on_created=lambda created: _journal_created(request, created, pending),
         )
     except CardError as error:
         return _refused(request, pending, error, id_nat="", as_json=as_json)
-    _journal_created(request, challenge, pending)
     return _waiting(request, pending, challenge, qr_secret=secret, as_json=as_json)
 
 
