@@ -63,10 +63,7 @@ class RelyingPartySite:
 
 #: Failed loads that are known bugs, each with the strict xfail test that shows it: the other
 #: tests check everything else the pages log, and stop ignoring these once the xfail is removed.
-KNOWN_FAILED_LOADS = (
-    # test_card_login.py::test_the_site_stylesheet_is_served
-    "/static/caducee/site.css",
-)
+KNOWN_FAILED_LOADS: tuple[str, ...] = ()
 
 
 class Tab:

@@ -179,13 +179,7 @@ def test_an_inline_script_is_refused_by_the_csp_and_reported(open_tab):
     assert any("Content Security Policy" in error for error in tab.errors), tab.errors
 
 
-# --- what the tests above found -----------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="idp/static/caducee/site.css is found by no staticfiles finder (idp is not an installed "
-    "app and STATICFILES_DIRS is unset): every page built on base.html loads its stylesheet as a "
-    "404, under runserver and after collectstatic alike",
-)
+# --- the site's stylesheet (was a 404: idp/static is found by no staticfiles finder) ------------
 def test_the_site_stylesheet_is_served(open_tab):
     tab = open_tab()
     with tab.page.expect_response(lambda r: r.url.endswith("/caducee/site.css")) as loaded:
