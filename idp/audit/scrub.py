@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -138,7 +139,14 @@ def key_words(name: str) -> list[str]:
 
 def is_sensitive_key(name: object) -> bool:
     """Whether the value stored under the key ``name`` must be fingerprinted."""
-    words = key_words(str(name))
+    return _is_sensitive_name(str(name))
+
+
+# Key names come from the code that records events, a small set: every event re-asked the
+# same questions (a regex split per key). Bounded, so odd keys cannot grow it without limit.
+@lru_cache(maxsize=2048)
+def _is_sensitive_name(name: str) -> bool:
+    words = key_words(name)
     if not words or "_".join(words) in HARMLESS_NAMES:
         return False
     if any(_in(word, STRONG_WORDS) or word.endswith(GLUED_SUFFIXES) for word in words):
