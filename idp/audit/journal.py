@@ -160,7 +160,9 @@ def batched(using: str | None = None) -> Iterator[None]:
             yield
         finally:
             _BATCH.reset(token)
-        if batch.queue:
+        # A block that asked for its rollback (transaction.set_rollback) keeps nothing: its
+        # events go with its work.
+        if batch.queue and not connection.needs_rollback:
             _append(connection, batch.queue)
 
 

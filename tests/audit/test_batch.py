@@ -107,3 +107,11 @@ def test_an_empty_batch_writes_nothing(three_events):
 def test_outside_a_batch_record_still_appends_at_once(db):
     event = record(EventTag.ADMIN_LOGOUT, actor="admin:single")
     assert AuditEvent.objects.get(sequence=event.sequence).hash == event.hash
+
+
+def test_a_batch_that_asks_for_its_rollback_appends_nothing(three_events):
+    with journal.batched():
+        record(EventTag.ADMIN_LOGOUT, actor="admin:undone")
+        transaction.set_rollback(True)
+    assert AuditEvent.objects.count() == 3
+    assert verify_chain().ok

@@ -67,3 +67,23 @@ def test_after_resume_the_transaction_itself_is_used(client):
     snapshot = state_snapshot()
     assert browser.post(body["complete_url"]).status_code == 400
     assert state_snapshot() == snapshot
+
+
+def test_an_approval_of_a_professional_suspended_meanwhile_opens_nothing(client):
+    """Suspended between the approval and the completion: refused, and the refused completion
+    leaves everything as it was (the approval unused, no session, no code, no journal event)."""
+    from idp.accounts import services
+
+    pro = make_professional("8" + rpps(324))
+    _device, phone = enrol(pro)
+    browser = BrowserClient()
+    body = flow.start_push(browser, flow.begin(browser, make_client()[0]), pro.id_nat).json()
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    services.suspend(pro, by="admin:alice", reason="licence withdrawn")
+    state, snapshot = flow.card_state(), state_snapshot()
+    refused = browser.post(body["complete_url"])
+    assert refused.status_code in (400, 403) and "Location" not in refused
+    assert flow.card_state() == state
+    assert state_snapshot() == snapshot
+    assert SsoSession.objects.count() == 0
+    assert AuditEvent.objects.filter(tag="authn:card:login").count() == 0
