@@ -230,16 +230,16 @@ def answer(
     """Answer the pending authorization request with ``session`` (RFC 6749 §4.1.2), once.
 
     OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
-    The transaction is used up either way; a second answer is refused (a replayed URL).
+    The transaction is used up either way. A second answer (a replayed URL, or two logins racing
+    for one transaction) raises :class:`InvalidTransaction`, so that the caller's transaction
+    (the loser's session, its journal events) rolls back.
     """
     req = transaction.request
     if not acr_satisfies(session.acr, req.essential_acr):
         consume(transaction)
         return refuse(request, errors.UnmetAuthenticationRequirements(), req)
     if not consume(transaction):
-        return rendering.error_page(
-            request, InvalidTransaction(detail="login transaction already used")
-        )
+        raise InvalidTransaction(detail="login transaction already used")
     code = issue_code(req, session, http_request=request)
     return rendering.authorization_response(
         req.redirect_uri, {"code": code}, state=req.state, response_mode=req.response_mode

@@ -274,7 +274,9 @@ def end(session: SsoSession, reason: str, *, actor: str = "") -> None:
     who ended it for the journal (default: the professional).
     """
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: inside a login's journal.batched block this joins it (its event in the batch,
+    # the chain lock taken at the end only).
+    with transaction.atomic(savepoint=False):
         ended = SsoSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
             ended_at=now, end_reason=reason[:40]
         )

@@ -184,3 +184,21 @@ def test_client_deactivated_during_login(client, rp, pro):
     response = test_login(client, f"/login/{txn}", id_nat=pro.id_nat)
     assert response.status_code == 400
     assert SsoSession.objects.count() == 0
+
+
+def test_a_login_that_loses_the_race_for_its_transaction_opens_nothing(client, rp, pro):
+    """Two logins completing one transaction at once (push and QR, say): both passed pending();
+    the one whose answer finds the transaction used raises, and its session and journal events
+    roll back with it."""
+    txn = _begin(client, rp)
+    request = _request(client, "post")
+    checked = interaction.pending(request, txn)
+    assert interaction.consume(checked)  # the winner answered meanwhile
+    before = state_snapshot()
+    with pytest.raises(interaction.InvalidTransaction):
+        interaction.complete_login(
+            request, txn, professional=pro, amr=["test"], acr="eidas1", auth_mode="TEST",
+            checked=checked,
+        )  # fmt: skip
+    assert state_snapshot() == before
+    assert SsoSession.objects.count() == 0

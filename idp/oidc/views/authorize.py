@@ -72,4 +72,7 @@ def resume(request: HttpRequest, txn: str) -> HttpResponse:
     if session is None or not transaction.answered_by(session):
         # No login happened for this transaction (resume URL opened directly): back to the login.
         return interaction.redirect_to_login(txn)
-    return interaction.answer(request, transaction, session)
+    try:
+        return interaction.answer(request, transaction, session)
+    except errors.OAuthError as exc:
+        return rendering.error_page(request, exc)

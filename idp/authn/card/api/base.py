@@ -127,7 +127,9 @@ def endpoint(
                 return response
             address = limits.address(request)
             # The bad-request limit is read with the jti (signed requests, one round trip after
-            # the signature) or first (unsigned requests); _refusal reads it for the rest.
+            # the signature) or first (unsigned requests); _refusal reads it for the rest. The
+            # price: a signed request from a blocked address costs a device lookup and an ES256
+            # verification before its refusal (~0.2 ms), the same answer, nothing recorded.
             limiter_read = False
             try:
                 if not signed:
