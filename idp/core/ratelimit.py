@@ -53,7 +53,7 @@ from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import is_ratelimited
-from redis.exceptions import NoScriptError
+from redis.commands.core import Script
 
 
 class FailureLimiter:
@@ -167,16 +167,18 @@ def hit_all(hits: Sequence[tuple[FailureLimiter, str]]) -> list[int]:
         buckets.append(bucket)
         keys.append(cache.make_and_validate_key(cache_key))
         args += [limiter.limit, limiter.window + ratelimit_core.EXPIRATION_FUDGE]
-    client = cache._cache.get_client(write=True)
-    try:
-        blocked = client.evalsha(_HIT_ALL_SCRIPT_SHA1, len(keys), *keys, *args)
-    except NoScriptError:  # first use on this server (or after SCRIPT FLUSH, a restart)
-        blocked = client.eval(_HIT_ALL_SCRIPT, len(keys), *keys, *args)
+    blocked = _HIT_ALL_SCRIPT(keys=keys, args=args, client=cache._cache.get_client(write=True))
     refused = {int(index) - 1 for index in blocked}  # Lua counts from 1
     return [
         FailureLimiter._until(bucket) if index in refused else 0
         for index, bucket in enumerate(buckets)
     ]
+
+
+def _script(text: str) -> Script:
+    """A Lua script run through redis-py's :class:`~redis.commands.core.Script`: EVALSHA, and
+    on the first use on a server (or after SCRIPT FLUSH, a restart) SCRIPT LOAD then EVALSHA."""
+    return Script(None, text.encode("ascii"))
 
 
 # django-ratelimit's increment (cache.add of 1 with the window plus its fudge as expiry, else an
@@ -185,7 +187,7 @@ def hit_all(hits: Sequence[tuple[FailureLimiter, str]]) -> list[int]:
 # blocked counters, an empty list when all were counted. A script runs alone on the server: no
 # other hit comes between the checks and the counts. Values are plain integers in Django's Redis
 # cache (its serializer leaves ints unpickled), as INCR needs.
-_HIT_ALL_SCRIPT = """
+_HIT_ALL_SCRIPT = _script("""
 local blocked = {}
 for i, key in ipairs(KEYS) do
   if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
@@ -197,11 +199,7 @@ for i, key in ipairs(KEYS) do
   if not redis.call('SET', key, 1, 'EX', ARGV[2 * i], 'NX') then redis.call('INCR', key) end
 end
 return blocked
-"""
-# Redis names a loaded script by its SHA-1 (EVALSHA): an identifier, not a security measure.
-_HIT_ALL_SCRIPT_SHA1 = hashlib.sha1(
-    _HIT_ALL_SCRIPT.encode("ascii"), usedforsecurity=False
-).hexdigest()
+""")
 
 
 def add_unless_blocked(
@@ -230,12 +228,9 @@ def add_unless_blocked(
         return (retry, False) if retry else (0, cache.add(single_use_key, 1, timeout))
     bucket, counter_key = limiter._bucket(key)
     keys = (cache.make_and_validate_key(counter_key), cache.make_and_validate_key(single_use_key))
-    args = (2, *keys, limiter.limit, timeout)
-    client = cache._cache.get_client(write=True)
-    try:
-        outcome = client.evalsha(_ADD_UNLESS_BLOCKED_SCRIPT_SHA1, *args)
-    except NoScriptError:  # first use on this server (or after SCRIPT FLUSH, a restart)
-        outcome = client.eval(_ADD_UNLESS_BLOCKED_SCRIPT, *args)
+    outcome = _ADD_UNLESS_BLOCKED_SCRIPT(
+        keys=keys, args=(limiter.limit, timeout), client=cache._cache.get_client(write=True)
+    )
     if outcome < 0:
         return FailureLimiter._until(bucket), False
     return 0, bool(outcome)
@@ -244,14 +239,11 @@ def add_unless_blocked(
 # KEYS[1] a django-ratelimit counter, KEYS[2] the single-use key; ARGV the limit and the timeout.
 # -1: blocked (nothing written); 1: added (SET NX EX, as Django's cache.add of the integer 1);
 # 0: already there.
-_ADD_UNLESS_BLOCKED_SCRIPT = """
+_ADD_UNLESS_BLOCKED_SCRIPT = _script("""
 if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return -1 end
 if redis.call('SET', KEYS[2], 1, 'EX', ARGV[2], 'NX') then return 1 end
 return 0
-"""
-_ADD_UNLESS_BLOCKED_SCRIPT_SHA1 = hashlib.sha1(
-    _ADD_UNLESS_BLOCKED_SCRIPT.encode("ascii"), usedforsecurity=False
-).hexdigest()
+""")
 
 
 def _enabled() -> bool:
