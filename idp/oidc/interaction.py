@@ -240,6 +240,13 @@ def answer(
         return refuse(request, errors.UnmetAuthenticationRequirements(), req)
     if not consume(transaction):
         raise InvalidTransaction(detail="login transaction already used")
+    return code_response(request, req, session)
+
+
+def code_response(
+    request: HttpRequest, req: AuthorizationRequest, session: SsoSession
+) -> HttpResponse:
+    """Issue the code for ``req`` from ``session`` and send it to the client (RFC 6749 §4.1.2)."""
     code = issue_code(req, session, http_request=request)
     return rendering.authorization_response(
         req.redirect_uri, {"code": code}, state=req.state, response_mode=req.response_mode

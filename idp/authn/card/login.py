@@ -18,6 +18,7 @@ translate HTTP; the rules are in :mod:`~idp.authn.card.challenges` and
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +41,7 @@ from idp.authn import views as login_page
 from idp.authn.card import challenges, limits, offline
 from idp.authn.card.api.base import error_response
 from idp.authn.card.errors import CardError
-from idp.authn.card.models import CardChallenge, ChallengePurpose, ChallengeStatus
+from idp.authn.card.models import CardChallenge, CardDevice, ChallengePurpose, ChallengeStatus
 from idp.oidc import interaction, rendering
 from idp.oidc.protocol import errors
 
@@ -370,31 +371,55 @@ def complete(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
         # Revoked or blocked between the approval and now: its approval no longer counts.
         code = f"device_{device.status}" if device is not None else "no_device"
         return login_page.page(request, pending, error=code, status=400)
-    professional = challenge.professional
-    # One transaction and one journal append for the approval's use, the SSO session, the code
-    # and their events (a refused completion below leaves the approval unused).
+    # The approval's use joins the login's transaction: a refused completion leaves it unused.
     with journal.batched():
         if not challenges.consume(challenge):
             return login_page.page(request, pending, error="challenge_used", status=409)
-        try:
-            response = interaction.complete_login(
-                request, txn, professional=professional, amr=list(AMR), acr=challenge.acr,
-                auth_mode=AUTH_MODE, checked=pending,
-            )  # fmt: skip
-        except errors.OAuthError as exc:
-            transaction.set_rollback(True)
-            return rendering.error_page(request, exc)
-        journal.record(
-            EventTag.AUTHN_CARD_LOGIN,
-            actor=f"professional:{professional.sub}",
-            subject=f"card_device:{device.kid}",
-            request=request,
+        return _log_in(
+            request, pending, challenge.professional, device,
+            amr=AMR, acr=challenge.acr, tag=EventTag.AUTHN_CARD_LOGIN,
             data={
                 "challenge": challenge.public_id[:16],
                 "purpose": challenge.purpose,
                 "client_id": challenge.client_id,
                 "acr": challenge.acr,
             },
+        )  # fmt: skip
+
+
+def _log_in(
+    request: HttpRequest,
+    pending: interaction.LoginTransaction,
+    professional: Professional,
+    device: CardDevice,
+    *,
+    amr: Sequence[str],
+    acr: str,
+    tag: EventTag,
+    data: dict[str, Any],
+    auth_mode: str = AUTH_MODE,
+) -> HttpResponse:
+    """Complete the login with the card app (push, QR or offline code) and journal ``tag``.
+
+    The SSO session, the code and their events are one transaction with one journal append (the
+    caller's :func:`journal.batched` block when it opened one); a refused completion rolls it all
+    back and shows why.
+    """
+    with journal.batched():
+        try:
+            response = interaction.complete_login(
+                request, pending.txn, professional=professional, amr=list(amr), acr=acr,
+                auth_mode=auth_mode, checked=pending,
+            )  # fmt: skip
+        except errors.OAuthError as exc:
+            transaction.set_rollback(True)
+            return rendering.error_page(request, exc)
+        journal.record(
+            tag,
+            actor=f"professional:{professional.sub}",
+            subject=f"card_device:{device.kid}",
+            request=request,
+            data=data,
         )
     login_page.remember_id_nat(response, professional.id_nat)
     return response
@@ -444,22 +469,11 @@ def offline_login(request: HttpRequest, txn: str) -> HttpResponse:
             data={"error": error.code},
         )
         return _refused(request, pending, error, id_nat=id_nat, as_json=False, method="offline")
-    with journal.batched():  # the session, the code and the events: one transaction, one append
-        try:
-            response = interaction.complete_login(
-                request, txn, professional=device.professional, amr=list(offline.AMR),
-                acr=offline.ACR, auth_mode=offline.AUTH_MODE, checked=pending,
-            )  # fmt: skip
-        except errors.OAuthError as exc:
-            transaction.set_rollback(True)
-            return rendering.error_page(request, exc)
-        journal.record(
-            EventTag.AUTHN_CARD_OFFLINE_LOGIN,
-            actor=f"professional:{device.professional.sub}",
-            subject=f"card_device:{device.kid}",
-            request=request,
-            data={"client_id": pending.request.client_id, "acr": offline.ACR},
-        )
+    response = _log_in(
+        request, pending, device.professional, device,
+        amr=offline.AMR, acr=offline.ACR, tag=EventTag.AUTHN_CARD_OFFLINE_LOGIN,
+        data={"client_id": pending.request.client_id, "acr": offline.ACR},
+        auth_mode=offline.AUTH_MODE,
+    )  # fmt: skip
     limits.OFFLINE_FAILURES_PER_ID_NAT.reset(id_nat)
-    login_page.remember_id_nat(response, device.professional.id_nat)
     return response

@@ -12,25 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from idp.oidc import interaction, rendering, sessions
-from idp.oidc.models import SsoSession
 from idp.oidc.protocol import errors
-from idp.oidc.protocol.authorize import (
-    AuthorizationError,
-    AuthorizationRequest,
-    issue_code,
-    session_satisfies,
-    validate,
-)
-
-_refuse = interaction.refuse
-
-
-def _answer(request: HttpRequest, req: AuthorizationRequest, session: SsoSession) -> HttpResponse:
-    """Issue the code to the client (RFC 6749 §4.1.2)."""
-    code = issue_code(req, session, http_request=request)
-    return rendering.authorization_response(
-        req.redirect_uri, {"code": code}, state=req.state, response_mode=req.response_mode
-    )
+from idp.oidc.protocol.authorize import AuthorizationError, session_satisfies, validate
 
 
 # csrf_exempt: the request comes from the relying party's pages (a cross-site GET or form POST);
@@ -46,16 +29,16 @@ def authorize(request: HttpRequest) -> HttpResponse:
     try:
         req = validate(dict(params.lists()), query_length=size)
     except AuthorizationError as exc:
-        return _refuse(request, exc.error, exc.request if exc.redirectable else None)
+        return interaction.refuse(request, exc.error, exc.request if exc.redirectable else None)
 
     session = sessions.current(request)
     if session is not None and session_satisfies(
         req, auth_time=session.auth_time, acr=session.acr, now=timezone.now()
     ):
-        return _answer(request, req, session)
+        return interaction.code_response(request, req, session)
     if "none" in req.prompt:
         # OIDC Core §3.1.2.6: no interaction allowed, and the session cannot answer.
-        return _refuse(request, errors.LoginRequired(), req)
+        return interaction.refuse(request, errors.LoginRequired(), req)
     return interaction.begin(
         request, req, stale_auth_time=session.auth_time if session is not None else None
     )
