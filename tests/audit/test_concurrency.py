@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from django.db import connection, connections, transaction
@@ -26,21 +27,16 @@ pytestmark = [
 ]
 
 
-def test_concurrent_writers_make_one_intact_chain():
+def _run_writers(write: Callable[[int], None]) -> None:
+    """``write(worker)`` in THREADS threads started together, each on its own connection; the
+    first error of any of them fails the test."""
     start = threading.Barrier(THREADS)
     errors: list[BaseException] = []
 
     def writer(worker: int) -> None:
         try:
             start.wait()
-            for n in range(EVENTS_PER_THREAD):
-                if n % 3 == 0:
-                    # Inside a caller's transaction, with other work: the lock is held to its end.
-                    with transaction.atomic():
-                        record(EventTag.ADMIN_LOGIN_FAILED, actor=f"admin:w{worker}", data={"n": n})
-                        AuditEvent.objects.count()
-                else:
-                    record(EventTag.ADMIN_LOGIN_SUCCEEDED, actor=f"admin:w{worker}", data={"n": n})
+            write(worker)
         except BaseException as exc:  # reported to the main thread below
             errors.append(exc)
         finally:
@@ -51,8 +47,21 @@ def test_concurrent_writers_make_one_intact_chain():
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-
     assert not errors, errors
+
+
+def test_concurrent_writers_make_one_intact_chain():
+    def write(worker: int) -> None:
+        for n in range(EVENTS_PER_THREAD):
+            if n % 3 == 0:
+                # Inside a caller's transaction, with other work: the lock is held to its end.
+                with transaction.atomic():
+                    record(EventTag.ADMIN_LOGIN_FAILED, actor=f"admin:w{worker}", data={"n": n})
+                    AuditEvent.objects.count()
+            else:
+                record(EventTag.ADMIN_LOGIN_SUCCEEDED, actor=f"admin:w{worker}", data={"n": n})
+
+    _run_writers(write)
     total = THREADS * EVENTS_PER_THREAD
     assert list(AuditEvent.objects.values_list("sequence", flat=True)) == list(range(1, total + 1))
     written = sorted(AuditEvent.objects.values_list("actor", "data__n"))
@@ -65,38 +74,19 @@ def test_concurrent_writers_make_one_intact_chain():
 def test_concurrent_batches_and_single_records_make_one_intact_chain():
     from idp.audit import journal
 
-    start = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
-
-    def writer(worker: int) -> None:
-        try:
-            start.wait()
-            for n in range(5):
-                if worker % 2:
-                    with journal.batched():
-                        for k in range(3):
-                            record(
-                                EventTag.ADMIN_LOGOUT,
-                                actor=f"admin:w{worker}",
-                                data={"n": n * 3 + k},
-                            )
-                else:
+    def write(worker: int) -> None:
+        for n in range(5):
+            if worker % 2:
+                with journal.batched():
                     for k in range(3):
                         record(
                             EventTag.ADMIN_LOGOUT, actor=f"admin:w{worker}", data={"n": n * 3 + k}
                         )
-        except BaseException as exc:  # reported to the main thread below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+            else:
+                for k in range(3):
+                    record(EventTag.ADMIN_LOGOUT, actor=f"admin:w{worker}", data={"n": n * 3 + k})
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert not errors, errors
+    _run_writers(write)
     total = THREADS * 15
     assert list(AuditEvent.objects.values_list("sequence", flat=True)) == list(range(1, total + 1))
     for worker in range(1, THREADS, 2):  # a batch's events are consecutive links

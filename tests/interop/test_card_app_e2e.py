@@ -457,19 +457,12 @@ def test_devices_lists_both_and_revokes_the_other(tmp_path, base_url, doctor, ph
 def test_the_app_reads_the_push_key_before_subscribing(base_url, settings, tmp_path):
     """Over HTTP: the reference app gets the VAPID key a phone subscribes to push with."""
     from cryptography.hazmat.primitives import serialization as ser
-    from cryptography.hazmat.primitives.asymmetric import ec as curves
 
     from card_app.client import CardApp
-    from idp.authn.card.api import config
+    from tests.authn.card.helpers import use_vapid_key
 
-    key = curves.generate_private_key(curves.SECP256R1())
-    pem = tmp_path / "vapid.pem"
-    pem.write_bytes(
-        key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
-    )
     settings.IDP_CARD_PUSH_BACKEND = "webpush"
-    settings.IDP_CARD_VAPID_PRIVATE_KEY = str(pem)
-    config.vapid_public_key.cache_clear()
+    key = use_vapid_key(settings, tmp_path)
     public = CardApp(base_url).push_key()
     point = key.public_key().public_bytes(ser.Encoding.X962, ser.PublicFormat.UncompressedPoint)
     assert base64.urlsafe_b64decode(public + "=") == point

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.authn.card import push
+from tests.authn.card.helpers import use_vapid_key
 
 AUTH_SECRET = b"0123456789abcdef"
 
@@ -54,16 +55,7 @@ def push_service():
 
 
 def _vapid_key(settings, tmp_path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = tmp_path / "vapid.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    settings.IDP_CARD_VAPID_PRIVATE_KEY = str(pem)
+    use_vapid_key(settings, tmp_path)
 
 
 def _subscription(endpoint: str, phone_key: ec.EllipticCurvePrivateKey) -> dict:

@@ -13,8 +13,10 @@ import json
 import secrets
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.utils import timezone
@@ -117,3 +119,22 @@ def enrol(
         activated_by=ActivationMethod.ADMIN,
     )
     return device, phone
+
+
+def use_vapid_key(settings_fixture: Any, directory: Path) -> ec.EllipticCurvePrivateKey:
+    """A new VAPID key (P-256) in a PEM file under ``directory``, named by
+    ``IDP_CARD_VAPID_PRIVATE_KEY`` as deploy/ does, the server's cached public key forgotten."""
+    from idp.authn.card.api import config
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = directory / "vapid.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    settings_fixture.IDP_CARD_VAPID_PRIVATE_KEY = str(pem)
+    config.vapid_public_key.cache_clear()
+    return key

@@ -6,28 +6,17 @@ import base64
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.authn.card.api import config
+from tests.authn.card.helpers import use_vapid_key
 
 URL = "/api/card/v1/push-key"
 
 
 @pytest.fixture
 def vapid(settings, tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = tmp_path / "vapid.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
     settings.IDP_CARD_PUSH_BACKEND = "webpush"
-    settings.IDP_CARD_VAPID_PRIVATE_KEY = str(pem)
-    config.vapid_public_key.cache_clear()
-    return key
+    return use_vapid_key(settings, tmp_path)
 
 
 def test_the_key_is_the_public_point_of_the_vapid_key(client, vapid):
