@@ -61,11 +61,6 @@ class RelyingPartySite:
         self.server.server_close()
 
 
-#: Failed loads that are known bugs, each with the strict xfail test that shows it: the other
-#: tests check everything else the pages log, and stop ignoring these once the xfail is removed.
-KNOWN_FAILED_LOADS: tuple[str, ...] = ()
-
-
 class Tab:
     """One page of a fresh browser profile.
 
@@ -99,8 +94,8 @@ class Tab:
         if request.resource_type == "document" or response.status < 400:
             return
         path = urllib.parse.urlsplit(response.url).path
-        if path == "/favicon.ico" or path.endswith(KNOWN_FAILED_LOADS):
-            return  # the browser's own favicon request; known bugs (above)
+        if path == "/favicon.ico":
+            return  # the browser's own request, not the page's
         self.errors.append(f"{request.resource_type} {response.status}: {response.url}")
 
     def _request_failed(self, request: Request) -> None:
