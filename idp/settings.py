@@ -146,6 +146,16 @@ if DATABASE_URL:
             conn_health_checks=env.bool("IDP_DB_HEALTH_CHECKS", True),
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Server-side binding lets psycopg prepare a statement the second time a connection runs
+        # it: PostgreSQL then skips parsing and planning, a quarter of its CPU per login
+        # (docs/benchmarks.md). Django disables preparing unless asked (prepare_threshold None).
+        # 0 turns preparing off (e.g. behind a transaction-pooling PgBouncer older than 1.21).
+        threshold = env.int("IDP_DB_PREPARE_THRESHOLD", 2, minimum=0)
+        if threshold:
+            DATABASES["default"].setdefault("OPTIONS", {}).update(
+                server_side_binding=True, prepare_threshold=threshold
+            )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded database lives here
     DATABASES = {
