@@ -94,6 +94,11 @@ class Browser:
             self.remember(response.headers.get_all("Set-Cookie") or [])
         return response.status, got, data
 
+    def fresh(self, extra: dict[str, str]) -> None:
+        """A new browser on the same connection: no cookies, these headers."""
+        self.extra = extra
+        self.cookies = {}
+
     def outgoing(self, headers: dict[str, str] | None, *, cookies: bool) -> dict[str, str]:
         """The headers a request carries: the browser's own, the call's, and its cookies."""
         sent = {**self.extra, **(headers or {})}
@@ -330,21 +335,25 @@ def _user_loop(
     users = setup.get("users") or []
     mine = users[index :: setup["n_users"]] if kind == "caducee" else []
     port = setup["ports"][index % len(setup["ports"])]
+    # The connections stay open from login to login, as the upstream keep-alive pool of the
+    # reverse proxy in front of the server keeps them (deploy/nginx.conf: keepalive 64): a
+    # server behind it seldom sees a new connection. Each login is still a fresh browser.
+    browser, app = Browser(port), Browser(port)
+    phones: dict[str, Phone] = {}
     while time.monotonic() < deadline:
         counter += 1
         # A fresh browser per login (cookies), from its own address (rate limits are per address).
         address = f"10.{index % 250}.{(counter // 250) % 250}.{counter % 250 + 1}"
-        extra = {"X-Forwarded-For": address, **setup["headers"]}
-        browser = Browser(port, extra)
+        browser.fresh({"X-Forwarded-For": address, **setup["headers"]})
+        app.fresh({"X-Forwarded-For": address, **setup["headers"]})
         started = time.perf_counter()
         try:
             if kind == "caducee":
                 user = mine[counter % len(mine)]
-                app = Browser(port, {"X-Forwarded-For": address, **setup["headers"]})
-                try:
-                    caducee_login(browser, app, Phone(user, setup["base_url"]), setup)
-                finally:
-                    app.conn.close()
+                phone = phones.get(user["id_nat"])
+                if phone is None:  # the phone's key is loaded once, as the app keeps it
+                    phone = phones[user["id_nat"]] = Phone(user, setup["base_url"])
+                caducee_login(browser, app, phone, setup)
             else:
                 peer_login(browser, setup)
             elapsed = (time.perf_counter() - started) * 1000
@@ -356,8 +365,8 @@ def _user_loop(
                 tally.errors += 1
                 if len(tally.error_samples) < 5:
                     tally.error_samples.append(f"{type(exc).__name__}: {exc}"[:300])
-        finally:
-            browser.conn.close()
+    browser.conn.close()
+    app.conn.close()
 
 
 def _process(
