@@ -144,10 +144,13 @@ def redirect_to_login(txn: str) -> HttpResponse:
     return response
 
 
-def pending(request: HttpRequest, txn: str) -> LoginTransaction:
+def pending(request: HttpRequest, txn: str, *, unused: bool = True) -> LoginTransaction:
     """The login transaction ``txn``, checked: signature, age, this browser, not yet used.
 
-    Raises :class:`InvalidTransaction`.
+    ``unused=False`` skips the last check (a Redis round trip) for a read that changes nothing
+    and shows nothing of a finished login, such as the card status the waiting page polls every
+    second: what completes a login checks again, atomically (:func:`answer`). Raises
+    :class:`InvalidTransaction`.
     """
     try:
         payload = signing.loads(txn, salt=_SALT, max_age=settings.IDP_LOGIN_TRANSACTION_SECONDS)
@@ -168,7 +171,7 @@ def pending(request: HttpRequest, txn: str) -> LoginTransaction:
         raise InvalidTransaction(detail="login transaction malformed or forged") from None
     if req.client is None:
         raise InvalidTransaction(detail="client deactivated during login")
-    if cache.get(_USED_KEY.format(transaction.jti)):
+    if unused and cache.get(_USED_KEY.format(transaction.jti)):
         raise InvalidTransaction(detail="login transaction already used")
     return transaction
 

@@ -322,7 +322,9 @@ def status(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
         response = HttpResponseNotAllowed(["GET"])
     else:
         try:
-            pending = interaction.pending(request, txn)
+            # The status of this browser's own challenge only: a used transaction can read it,
+            # as it could the moment before, and complete nothing (complete checks).
+            pending = interaction.pending(request, txn, unused=False)
         except errors.OAuthError:
             pending = None
         challenge = (

@@ -405,3 +405,28 @@ def test_starting_a_push_limits_in_one_redis_round_trip(browser, rp, doctor, pho
         assert flow.start_push(browser, login, doctor.id_nat).status_code == 200
     limit_trips = [trip for trip in trips.sent if any(":rl:" in k for c in trip for k in c)]
     assert [[command[0] for command in trip] for trip in limit_trips] == [["EVALSHA"]]
+
+
+def test_status_poll_skips_the_used_marker_round_trip(client, browser, rp, doctor, phone):
+    """The waiting page polls every second: the poll reads no Redis (the transaction's used
+    marker is checked by what completes a login, atomically)."""
+    from tests.redis_round_trips import redis_round_trips
+
+    login = flow.begin(browser, rp[0])
+    body = flow.start_push(browser, login, doctor.id_nat).json()
+    with redis_round_trips() as trips:
+        assert browser.get(body["status_url"]).json() == {"status": "pending"}
+    assert trips.sent == []
+
+
+def test_a_used_login_can_be_polled_but_completes_nothing(client, browser, rp, doctor, phone):
+    login = flow.begin(browser, rp[0])
+    body = flow.start_push(browser, login, doctor.id_nat).json()
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    assert browser.post(body["complete_url"]).status_code == 302
+    before = state_snapshot()
+
+    assert browser.get(body["status_url"]).json() == {"status": "approved"}
+    again = browser.post(body["complete_url"])
+    assert again.status_code == 400  # the used transaction (interaction.pending)
+    assert state_snapshot() == before
