@@ -503,6 +503,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--blocking-threads", type=int, default=2)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A setting for Caducée (repeatable), to compare one with its default in turn.",
+    )
     args = parser.parse_args(argv)
     for tool in ("node", "createdb", "redis-cli"):
         if shutil.which(tool) is None:
@@ -515,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         key_dir.mkdir()
         var_dir.mkdir()
         env = common.caducee_env(key_dir, var_dir)
+        env.update(item.split("=", 1) for item in args.env)
         print(f"preparing Caducée and {args.professionals} card apps in {work} ...", flush=True)
         tokens = common.prepare_caducee(env, work, 0)
         users_file = work / "users.json"
