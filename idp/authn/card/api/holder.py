@@ -123,8 +123,10 @@ def session_end(request: HttpRequest, sid: str) -> None:
     session = next((s for s in sessions.list_for(device.professional) if s.sid == sid), None)
     if session is None:
         raise CardError("session_not_found", sid[:16])
-    sessions.end(session, sessions.REASON_LOGOUT, actor=_actor(device))
-    _journal_ended(request, device, [session.sid], 1)
+    # One transaction (see sessions_logout_all): the logout is announced once it is all written.
+    with journal.batched():
+        sessions.end(session, sessions.REASON_LOGOUT, actor=_actor(device))
+        _journal_ended(request, device, [session.sid], 1)
 
 
 @endpoint("POST")
@@ -132,6 +134,10 @@ def sessions_logout_all(request: HttpRequest) -> dict[str, Any]:
     """``POST sessions/logout-all``: end every session of the holder (lost or shared computer)."""
     device = _device(request)
     live = sessions.list_for(device.professional)
-    ended = sessions.end_all(device.professional, sessions.REASON_LOGOUT, actor=_actor(device))
-    _journal_ended(request, device, [s.sid for s in live], ended)
+    # Every session and the events in one transaction: all ended or none, and the back-channel
+    # logouts (sent on commit, from a background thread) start once the request has written all
+    # it writes, not between two of its writes.
+    with journal.batched():
+        ended = sessions.end_all(device.professional, sessions.REASON_LOGOUT, actor=_actor(device))
+        _journal_ended(request, device, [s.sid for s in live], ended)
     return {"ended": ended}
