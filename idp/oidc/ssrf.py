@@ -125,9 +125,17 @@ def _connection(destination: Destination, timeout: float) -> http.client.HTTPCon
 
 
 def post(
-    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    allow_private: bool,
+    answer_headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """POST ``body`` to a checked, pinned address; return (status, start of the answer).
+
+    ``answer_headers``, if given, receives the answer's headers (names in lower case).
 
     The host is resolved once and checked (:func:`resolve`), and the connection goes to that
     address (no second resolution: no DNS rebinding), with the host name kept for Host and TLS
@@ -140,6 +148,8 @@ def post(
     try:
         conn.request("POST", destination.target, body=body, headers=headers)
         response = conn.getresponse()
+        if answer_headers is not None:
+            answer_headers.update((k.lower(), v) for k, v in response.getheaders())
         return response.status, response.read(MAX_RESPONSE_BYTES)
     finally:
         conn.close()
