@@ -108,8 +108,12 @@ def deliver(
 ) -> Outcome:
     """Send ``data`` to one subscription, trying a transient failure again before ``deadline``
     (``time.monotonic()``); forget a subscription that is gone."""
-    outcome = Outcome.RETRY
+    outcome, sent = Outcome.RETRY, 0
     for attempt in range(ATTEMPTS):
+        if time.monotonic() >= deadline:  # queued behind an outage: the challenge is over
+            logger.warning("card push dropped: its TTL passed before it could be sent")
+            break
+        sent += 1
         try:
             outcome, retry_after = _send(subscription, data)
         except (OSError, http.client.HTTPException) as exc:
@@ -125,7 +129,7 @@ def deliver(
             break
         sleep(wait)
     if outcome is Outcome.RETRY:
-        logger.warning("card push not delivered (%d attempt(s))", attempt + 1)
+        logger.warning("card push not delivered (%d attempt(s))", sent)
     return outcome
 
 

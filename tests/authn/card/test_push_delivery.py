@@ -111,6 +111,13 @@ def test_nothing_is_tried_after_the_ttl(service):
     assert _PushService.hits == ["/p"] and waits == []
 
 
+def test_a_message_queued_past_its_ttl_is_not_sent(service):
+    _PushService.script = [(201, {})]
+    outcome, waits = _deliver(_subscription(f"{service}/p"), ttl=-1.0)
+    assert outcome is push.Outcome.RETRY
+    assert _PushService.hits == [] and waits == []
+
+
 def test_a_refusal_is_not_tried_again_and_the_subscription_is_kept(service):
     professional = make_professional()
     device, _phone = enrol(professional)
