@@ -1,6 +1,6 @@
 """The card login of this checkout against a baseline commit, in alternating runs, as ratios.
 
-    .venv/bin/python -m bench.compare REV [--rounds 3] [--duration 20] [--users 8] [--env N=V]
+    .venv/bin/python -m bench.compare REV [--rounds 4] [--duration 20] [--users 8] [--env N=V]
 
 This machine's speed drifts by a fifth from one minute to the next (other tenants), more than
 most changes are worth: two bench.login runs minutes apart compare nothing. So the baseline and
@@ -10,8 +10,9 @@ drift), and each round gives a ratio of two neighbouring runs; the median ratio 
 The baseline is a detached git worktree of REV (under the system temp directory, removed at the
 end) driven by *this* checkout's bench/ (same load generator, same measurement) with this
 checkout's virtualenv: REV must be recent enough for the current bench to set it up. The peer is
-not run (it does not change between the two). ``--env`` settings apply to both, ``--env-current``
-to this checkout only (to compare a setting with its default: REV = HEAD).
+not run (it does not change between the two). Dependencies are this checkout's on both sides:
+a change of dependency is not what this compares. ``--env`` settings apply to both,
+``--env-current`` to this checkout only (to compare a setting with its default: REV = HEAD).
 """
 
 from __future__ import annotations
@@ -74,9 +75,12 @@ def run_once(checkout: Path, args: argparse.Namespace, env: list[str]) -> dict[s
 
 def ratios(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, float]:
     """Median over the rounds of current / baseline, per measure."""
-    return {
-        key: statistics.median(cur[key] / base[key] for base, cur in pairs if base[key])
+    found = {
+        key: [cur[key] / base[key] for base, cur in pairs if base[key]]
         for key, _label, _more in MEASURES
+    }
+    return {
+        key: statistics.median(values) if values else float("nan") for key, values in found.items()
     }
 
 
@@ -101,16 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("rev", help="The baseline commit (e.g. HEAD~3, a tag, a hash).")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4, help="Even: ABBA balanced (4).")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--env-current", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
     where = Path(tempfile.mkdtemp(prefix="caducee-baseline-")) / "tree"
-    commit = make_baseline(args.rev, where)
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     try:
+        commit = make_baseline(args.rev, where)
         for n in range(args.rounds):
             order = ("base", "current") if n % 2 == 0 else ("current", "base")
             got: dict[str, dict[str, Any]] = {}
@@ -129,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"errors in the {side} run: {got[side]['error_samples']}")
             pairs.append((got["base"], got["current"]))
     finally:
-        _git("worktree", "remove", "--force", str(where))
+        if where.exists():
+            _git("worktree", "remove", "--force", str(where))
         shutil.rmtree(where.parent, ignore_errors=True)
     print(table(pairs, commit))
     return 0

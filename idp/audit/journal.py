@@ -296,7 +296,9 @@ def _statements(connection: BaseDatabaseWrapper) -> tuple[str, str]:
         head += " LIMIT 1"
         if connection.vendor == "postgresql":
             # No parameters: psycopg sends the text with the simple query protocol, which runs
-            # the two statements one after the other, each with its own snapshot.
+            # the two statements one after the other, each with its own snapshot. Keep it so:
+            # with a parameter it would go through server-side binding (settings.py), where
+            # one prepared statement cannot hold two.
             head = f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK_KEY)}); {head}"
         # SQLite: BEGIN IMMEDIATE already holds the write lock. Other vendors rely on the unique
         # constraints: a concurrent append fails loudly instead of forking the chain.

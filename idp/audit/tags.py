@@ -32,6 +32,7 @@ class EventTag(StrEnum):
     AUTHN_CARD_DEVICE_REVOKED = "authn:card:device_revoked"
     AUTHN_CARD_DEVICE_BLOCKED = "authn:card:device_blocked"
     AUTHN_CARD_DEVICE_UNBLOCKED = "authn:card:device_unblocked"
+    AUTHN_CARD_PUSH_GONE = "authn:card:push_gone"
     AUTHN_CARD_CHALLENGE_CREATED = "authn:card:challenge_created"
     AUTHN_CARD_CHALLENGE_REFUSED = "authn:card:challenge_refused"
     AUTHN_CARD_APPROVED = "authn:card:approved"

@@ -203,7 +203,7 @@ def create(
             if on_created is not None:
                 on_created(challenge)
             push.notify(
-                [d.push for d in targets if d.push],
+                [push.Target(d.id, d.push) for d in targets if d.push],
                 {"type": "challenge", "id": challenge.public_id, "client_name": client_name[:200]},
             )
     except CardError as error:

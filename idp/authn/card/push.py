@@ -23,14 +23,19 @@ import functools
 import http.client
 import json
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
 
+from idp.audit import journal
+from idp.audit.tags import EventTag
 from idp.authn.card.models import CardDevice
 from idp.core.background import BackgroundAttempts
 from idp.oidc import ssrf
@@ -78,78 +83,125 @@ def valid_subscription(value: Any) -> dict[str, Any] | None:
     return {"endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}}
 
 
-def notify(subscriptions: list[dict[str, Any]], payload: dict[str, Any]) -> None:
-    """Send ``payload`` to each subscription once the current transaction commits."""
+@dataclass(frozen=True)
+class Target:
+    """One device's subscription: where a push goes, and which device to tell if it is gone."""
+
+    device_id: int
+    subscription: dict[str, Any]
+
+
+def notify(targets: list[Target], payload: dict[str, Any]) -> None:
+    """Send ``payload`` to each target once the current transaction commits."""
     backend = settings.IDP_CARD_PUSH_BACKEND
-    if backend == "none" or not subscriptions:
+    if backend == "none" or not targets:
         return
     data = json.dumps(payload, separators=(",", ":"))
     if backend == "locmem":
         transaction.on_commit(
-            lambda: outbox.extend({"subscription": s, "data": data} for s in subscriptions)
+            lambda: outbox.extend({"subscription": t.subscription, "data": data} for t in targets)
         )
         return
     send = functools.partial(deliver, data=data, deadline=time.monotonic() + _TTL_SECONDS)
     # One phone's push service failing does not stop the others (each is its own attempt).
-    transaction.on_commit(lambda: _background.submit(send, list(subscriptions)))
+    transaction.on_commit(lambda: _background.submit(send, list(targets)))
 
 
 def wait_for_background_deliveries(timeout: float = 10.0) -> bool:
-    """Wait until the pushes started so far are done (tests, graceful shutdown)."""
+    """Wait until the pushes started so far are done (tests, graceful shutdown); a retry waiting
+    for its time is not counted until it starts."""
     return _background.wait(timeout)
 
 
+Schedule = Callable[[float, Callable[[], Outcome]], Outcome]
+
+
+def _later(wait: float, retry: Callable[[], Outcome]) -> Outcome:
+    """Run ``retry`` in the pool after ``wait`` seconds: no pool thread sleeps meanwhile (a push
+    service slow to recover must not hold up the pushes of other logins)."""
+    timer = threading.Timer(wait, lambda: _background.submit(lambda _item: retry(), [None]))
+    timer.daemon = True
+    timer.start()
+    return Outcome.RETRY
+
+
 def deliver(
-    subscription: dict[str, Any],
+    target: Target,
     *,
     data: str,
     deadline: float,
-    sleep: Callable[[float], None] = time.sleep,
+    attempt: int = 1,
+    schedule: Schedule = _later,
 ) -> Outcome:
-    """Send ``data`` to one subscription, trying a transient failure again before ``deadline``
-    (``time.monotonic()``); forget a subscription that is gone."""
-    outcome, sent = Outcome.RETRY, 0
-    for attempt in range(ATTEMPTS):
-        if time.monotonic() >= deadline:  # queued behind an outage: the challenge is over
-            logger.warning("card push dropped: its TTL passed before it could be sent")
-            break
-        sent += 1
-        try:
-            outcome, retry_after = _send(subscription, data)
-        except (OSError, http.client.HTTPException) as exc:
-            # Refused connection, timeout, TLS, a broken answer: the service may be back soon.
-            logger.warning("card push attempt %d failed: %s", attempt + 1, exc)
-            outcome, retry_after = Outcome.RETRY, None
-        if outcome is Outcome.GONE:
-            _forget(subscription["endpoint"])
-        if outcome is not Outcome.RETRY or attempt + 1 == ATTEMPTS:
-            break
-        wait = min(retry_after or _BACKOFF_SECONDS[attempt], _RETRY_AFTER_CAP_SECONDS)
-        if time.monotonic() + wait >= deadline:
-            break
-        sleep(wait)
-    if outcome is Outcome.RETRY:
-        logger.warning("card push not delivered (%d attempt(s))", sent)
+    """Attempt ``attempt`` of sending ``data`` to ``target``: a transient failure is scheduled
+    again (``schedule``), never past ``deadline`` (``time.monotonic()``); a gone subscription is
+    removed from its device. Returns this attempt's outcome, or what ``schedule`` returns."""
+    if time.monotonic() >= deadline:  # queued behind an outage: the challenge is over
+        logger.warning("card push dropped: its TTL passed before attempt %d", attempt)
+        return Outcome.RETRY
+    try:
+        outcome, retry_after = _send(target.subscription, data, deadline)
+    except (OSError, http.client.HTTPException) as exc:
+        # Refused connection, timeout, TLS, a broken answer: the service may be back soon.
+        logger.warning("card push attempt %d failed: %s", attempt, type(exc).__name__)
+        outcome, retry_after = Outcome.RETRY, None
+    except Exception as exc:  # a malformed subscription key, say: never log the subscription
+        logger.warning("card push to device %s failed: %s", target.device_id, type(exc).__name__)
+        return Outcome.REFUSED
+    if outcome is Outcome.GONE:
+        _forget(target)
+    if outcome is not Outcome.RETRY:
+        return outcome
+    if attempt < ATTEMPTS:
+        wait = min(retry_after or _BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS)) - 1],
+                   _RETRY_AFTER_CAP_SECONDS)  # fmt: skip
+        if time.monotonic() + wait < deadline:
+            retry = functools.partial(
+                deliver, target, data=data, deadline=deadline, attempt=attempt + 1,
+                schedule=schedule,
+            )  # fmt: skip
+            return schedule(wait, retry)
+    logger.warning("card push to device %s not delivered (%d attempts)", target.device_id, attempt)
     return outcome
 
 
-def _forget(endpoint: str) -> None:
-    """The push service says this subscription is gone: its device stops pushing to it."""
-    forgotten = CardDevice.objects.filter(push__endpoint=endpoint).update(push=None)
-    logger.info("card push subscription gone: removed from %d device(s)", forgotten)
+def _forget(target: Target) -> None:
+    """The push service says the subscription is gone (RFC 8030 §7.3): the device stops using
+    it, unless the app has subscribed again meanwhile; journaled, as every change to a device."""
+    endpoint = target.subscription["endpoint"]
+    with transaction.atomic():
+        kid = (
+            CardDevice.objects.filter(pk=target.device_id, push__endpoint=endpoint)
+            .values_list("kid", flat=True)
+            .first()
+        )
+        if kid is None:
+            return
+        CardDevice.objects.filter(pk=target.device_id).update(push=None)
+        journal.record(
+            EventTag.AUTHN_CARD_PUSH_GONE,
+            actor="system:push",
+            subject=f"card_device:{kid}",
+            data={"push_service": urlsplit(endpoint).netloc[:200]},
+        )
 
 
-def _retry_after(answer: dict[str, str]) -> float | None:
-    """Seconds of a ``Retry-After: <seconds>`` header (RFC 9110 §10.2.3), else None (an
+def _retry_after(status: int, answer: dict[str, str]) -> float | None:
+    """Seconds of a 429/503's ``Retry-After: <seconds>`` (RFC 9110 §10.2.3), else None (an
     HTTP-date is not worth parsing for a push that expires in two minutes: the back-off
     applies)."""
+    if status not in (429, 503):
+        return None
     try:
-        return max(float(answer["retry-after"]), 0.0)
+        seconds = float(answer["retry-after"])
     except (KeyError, ValueError):
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _send(subscription: dict[str, Any], data: str) -> tuple[Outcome, float | None]:
+def _send(
+    subscription: dict[str, Any], data: str, deadline: float | None = None
+) -> tuple[Outcome, float | None]:
     """Encrypt (RFC 8291, aes128gcm) and sign (VAPID, RFC 8292) with pywebpush and py-vapid,
     then POST through :func:`idp.oidc.ssrf.post`: the endpoint's address is checked once and the
     connection pinned to it (no DNS rebinding), and a redirect is never followed."""
@@ -168,7 +220,8 @@ def _send(subscription: dict[str, Any], data: str) -> tuple[Outcome, float | Non
         **Vapid.from_file(settings.IDP_CARD_VAPID_PRIVATE_KEY).sign(claims),
         "Content-Type": "application/octet-stream",
         "Content-Encoding": "aes128gcm",
-        "TTL": str(_TTL_SECONDS),
+        # RFC 8030 §5.2: what is left of the message's life (a retry's is shorter).
+        "TTL": str(_TTL_SECONDS if deadline is None else max(int(deadline - time.monotonic()), 0)),
         "Urgency": "high",
     }
     answer: dict[str, str] = {}
@@ -190,5 +243,5 @@ def _send(subscription: dict[str, Any], data: str) -> tuple[Outcome, float | Non
     if status in (404, 410):
         return Outcome.GONE, None
     if status == 429 or status >= 500:
-        return Outcome.RETRY, _retry_after(answer)
+        return Outcome.RETRY, _retry_after(status, answer)
     return Outcome.REFUSED, None
