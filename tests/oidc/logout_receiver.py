@@ -1,4 +1,6 @@
-"""A real relying-party back-channel logout endpoint on 127.0.0.1, for delivery tests."""
+"""A real HTTP endpoint on 127.0.0.1 answering POSTs with scripted statuses, for delivery tests:
+a relying party's back-channel logout endpoint, a CIBA client's notification endpoint, a Web Push
+service."""
 
 from __future__ import annotations
 
@@ -18,7 +20,12 @@ from idp.oidc.keys import get_keystore
 class Received:
     path: str
     headers: dict[str, str]
-    form: dict[str, list[str]]
+    body: bytes
+
+    @property
+    def form(self) -> dict[str, list[str]]:
+        """The body as application/x-www-form-urlencoded (a logout token's POST)."""
+        return parse_qs(self.body.decode())
 
 
 @dataclass
@@ -34,10 +41,8 @@ class LogoutReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode()
-                receiver.received.append(
-                    Received(self.path, dict(self.headers.items()), parse_qs(body))
-                )
+                body = self.rfile.read(length)
+                receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                 status, delay, extra = receiver.script.pop(0) if receiver.script else (200, 0, {})
                 if delay:
                     time.sleep(delay)

@@ -7,17 +7,15 @@ signed with VAPID (RFC 8292), and that a private address is refused before any c
 
 from __future__ import annotations
 
-import base64
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http_ece
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.authn.card import push
-from tests.authn.card.helpers import use_vapid_key
+from tests.authn.card.helpers import push_subscription, use_vapid_key
 
 AUTH_SECRET = b"0123456789abcdef"
 
@@ -59,16 +57,7 @@ def _vapid_key(settings, tmp_path) -> None:
 
 
 def _subscription(endpoint: str, phone_key: ec.EllipticCurvePrivateKey) -> dict:
-    p256dh = phone_key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return {
-        "endpoint": endpoint,
-        "keys": {
-            "p256dh": base64.urlsafe_b64encode(p256dh).rstrip(b"=").decode(),
-            "auth": base64.urlsafe_b64encode(AUTH_SECRET).rstrip(b"=").decode(),
-        },
-    }
+    return push_subscription(endpoint, phone_key, AUTH_SECRET)
 
 
 def test_a_redirecting_push_endpoint_is_not_followed(push_service, settings, tmp_path):

@@ -153,13 +153,17 @@ def deliver(
     if outcome is not Outcome.RETRY:
         return outcome
     if attempt < ATTEMPTS:
-        wait = min(retry_after or _BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS)) - 1],
-                   _RETRY_AFTER_CAP_SECONDS)  # fmt: skip
+        backoff = _BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS)) - 1]
+        wait = min(retry_after or backoff, _RETRY_AFTER_CAP_SECONDS)
         if time.monotonic() + wait < deadline:
             retry = functools.partial(
-                deliver, target, data=data, deadline=deadline, attempt=attempt + 1,
+                deliver,
+                target,
+                data=data,
+                deadline=deadline,
+                attempt=attempt + 1,
                 schedule=schedule,
-            )  # fmt: skip
+            )
             return schedule(wait, retry)
     logger.warning("card push to device %s not delivered (%d attempts)", target.device_id, attempt)
     return outcome

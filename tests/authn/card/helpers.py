@@ -138,3 +138,23 @@ def use_vapid_key(settings_fixture: Any, directory: Path) -> ec.EllipticCurvePri
     settings_fixture.IDP_CARD_VAPID_PRIVATE_KEY = str(pem)
     config.vapid_public_key.cache_clear()
     return key
+
+
+def push_subscription(
+    endpoint: str,
+    phone_key: ec.EllipticCurvePrivateKey | None = None,
+    auth_secret: bytes = b"0123456789abcdef",
+) -> dict[str, Any]:
+    """A Web Push subscription as a phone's PushSubscription.toJSON() gives it: its endpoint, the
+    phone's P-256 public key (a new one unless given) and the shared auth secret (RFC 8291 §3)."""
+    phone_key = phone_key or ec.generate_private_key(ec.SECP256R1())
+    p256dh = phone_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return {
+        "endpoint": endpoint,
+        "keys": {
+            "p256dh": base64.urlsafe_b64encode(p256dh).rstrip(b"=").decode(),
+            "auth": base64.urlsafe_b64encode(auth_secret).rstrip(b"=").decode(),
+        },
+    }
