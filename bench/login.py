@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import http.client
 import json
 import multiprocessing
 import os
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from bench import http1
 from bench import run as common
 
 TARGET_LOGINS = 100.0
@@ -64,7 +64,7 @@ class Browser:
         self.port = port
         self.extra = extra or {}
         self.cookies: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.conn = http1.Connection("127.0.0.1", port, timeout=10)
 
     def request(
         self,
@@ -78,21 +78,14 @@ class Browser:
         sent = self.outgoing(headers, cookies=cookies)
         if isinstance(body, str):
             body = body.encode()
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=body, headers=sent)
-                response = self.conn.getresponse()
-                data = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                if attempt == 2:
-                    raise
-        got = {k.lower(): v for k, v in response.getheaders()}
+        try:
+            response = self.conn.request(method, path, body, sent)
+        except ConnectionError:
+            # A kept-alive connection the server closed meanwhile: once more on a new one.
+            response = self.conn.request(method, path, body, sent)
         if cookies:
-            self.remember(response.headers.get_all("Set-Cookie") or [])
-        return response.status, got, data
+            self.remember(response.all("set-cookie"))
+        return response.status, dict(response.headers), response.body
 
     def fresh(self, extra: dict[str, str]) -> None:
         """A new browser on the same connection: no cookies, these headers."""
@@ -321,6 +314,7 @@ class Tally:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0  # the load process's own CPU time (user + system)
 
 
 def _user_loop(
@@ -373,6 +367,7 @@ def _process(
     kind: str, setup: dict[str, Any], indexes: list[int], seconds: float, out: Any
 ) -> None:
     tally, lock = Tally(), threading.Lock()
+    cpu_started = time.process_time()
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(target=_user_loop, args=(kind, setup, i, deadline, tally, lock))
@@ -382,6 +377,7 @@ def _process(
         t.start()
     for t in threads:
         t.join()
+    tally.cpu_s = time.process_time() - cpu_started
     out.put(asdict(tally))
 
 
@@ -397,6 +393,7 @@ class Result:
     error_samples: list[str] = field(default_factory=list)
     cpu_ms_per_login: float = 0.0
     store_cpu_ms_per_login: float = 0.0
+    load_cpu_ms_per_login: float = 0.0  # the load processes (browsers and phones)
 
 
 def load(kind: str, setup: dict[str, Any], *, users: int, processes: int, seconds: float) -> Result:
@@ -421,6 +418,7 @@ def load(kind: str, setup: dict[str, Any], *, users: int, processes: int, second
         errors=sum(t["errors"] for t in tallies),
         error_samples=[s for t in tallies for s in t["error_samples"]][:5],
     )
+    result.load_cpu_ms_per_login = sum(t["cpu_s"] for t in tallies) * 1000 / max(len(latencies), 1)
     result.logins_per_s = result.logins / seconds
     if latencies:
 
@@ -587,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(caducee, "caducee", c_setup, args)
         print(
             f"  Caducée {result.logins_per_s:.1f} logins/s p99 {result.p99_ms:.0f} ms "
+            f"load processes {result.load_cpu_ms_per_login:.1f} ms CPU per login "
             f"errors {result.errors} {result.error_samples[:2]}",
             flush=True,
         )
@@ -602,8 +601,9 @@ def main(argv: list[str] | None = None) -> int:
             peer_result = measure(peer, "peer", p_setup, args)
             print(
                 f"  peer    {peer_result.logins_per_s:.1f} logins/s p99 "
-                f"{peer_result.p99_ms:.0f} ms errors {peer_result.errors} "
-                f"{peer_result.error_samples[:2]}",
+                f"{peer_result.p99_ms:.0f} ms load processes "
+                f"{peer_result.load_cpu_ms_per_login:.1f} ms CPU per login "
+                f"errors {peer_result.errors} {peer_result.error_samples[:2]}",
                 flush=True,
             )
         print()
