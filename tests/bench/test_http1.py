@@ -14,10 +14,10 @@ from bench import http1
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive unless a response says otherwise
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib's name)
+    def do_GET(self) -> None:
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
         if self.path == "/chunked":
             self.send_response(200)
@@ -54,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 (stdlib's name)
+    def do_POST(self) -> None:
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(201)

@@ -105,9 +105,10 @@ class Tab:
 
     # --- the login page --------------------------------------------------------------------------
     def open_login_page(self, **extra: str) -> Page:
-        """The relying party sends the browser to the authorization endpoint: the login page."""
+        """The relying party sends the browser to the authorization endpoint, which shows the
+        login page itself (no redirect, as Pro Santé Connect's Keycloak does)."""
         self.page.goto(self.rp.authorize_url(**extra))
-        expect(self.page).to_have_url(re.compile(r"/login/[^/]+/?$"))
+        expect(self.page).to_have_url(re.compile(r"/protocol/openid-connect/auth\?"))
         expect(self.page.locator("#card_id_nat")).to_be_visible()
         return self.page
 

@@ -217,10 +217,11 @@ def form_ending(page: Response, suffix: str) -> Form:
 
 
 def open_login_page(browser: Browser, rp: RelyingParty, **extra: str) -> Response:
-    """Authorize with PKCE, follow the redirects to the login page."""
+    """Authorize with PKCE: the authorization endpoint answers with the login page."""
     page = browser.follow(rp.authorize_url(**extra), until=rp.redirect_uri)
     assert page.status == 200, (page.status, page.location)
-    assert "/login/" in page.url
+    assert "/protocol/openid-connect/auth?" in page.url
+    form_ending(page, "/card")  # the card app's form is there
     return page
 
 

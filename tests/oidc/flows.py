@@ -6,6 +6,7 @@ as a relying party's callback would see it. Used by the token, UserInfo and logo
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -95,12 +96,11 @@ def authorize_and_get_code(
         extra=extra,
     )
     response = browser.get(AUTHORIZE_PATH, params)
-    assert response.status_code == 302, (response.status_code, response.content[:500])
-    location = response["Location"]
-    if location.startswith("/login/"):
+    login_path = login_page_path(response)
+    if login_path is not None:
         # The login answers the client at once (interaction.complete_login): the code, or the
         # form_post page.
-        response = test_login(browser, location, id_nat=professional.id_nat, acr=acr)
+        response = test_login(browser, login_path, id_nat=professional.id_nat, acr=acr)
     if response.status_code == 200:  # response_mode=form_post
         action, params_back = form_post_params(response)
         assert action == redirect_uri, action
@@ -141,9 +141,23 @@ def state_snapshot() -> dict[str, int]:
     }
 
 
+_LOGIN_PAGE_FORM = re.compile(r'<form method="post" action="(/login/[^"/?]+)/card"')
+
+
+def login_page_path(response: Any) -> str | None:
+    """The /login/<txn> path of the login page ``response`` is, or None if it is not one.
+
+    The authorization endpoint shows the login page itself (interaction.begin); its forms post
+    to the transaction's paths.
+    """
+    if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
+        return None
+    found = _LOGIN_PAGE_FORM.search(response.content.decode())
+    return found.group(1) if found else None
+
+
 def login_location(response: Any) -> str:
-    """The /login/<txn> path an authorization response sends the browser to."""
-    assert response.status_code == 302, (response.status_code, response.content[:300])
-    location = response["Location"]
-    assert location.startswith("/login/"), location
-    return location
+    """The /login/<txn> path of the login page an authorization response shows."""
+    path = login_page_path(response)
+    assert path is not None, (response.status_code, response.content[:300])
+    return path

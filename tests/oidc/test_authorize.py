@@ -80,6 +80,30 @@ def test_login_then_code_with_iss_and_state(client, rp, pro):
     assert AuditEvent.objects.filter(tag=EventTag.OIDC_SESSION_STARTED.value).count() == 1
 
 
+def test_the_authorization_endpoint_shows_the_login_page_itself(client, rp, pro):
+    # No redirect to /login/<txn>: the page comes with the authorization response (as Pro Santé
+    # Connect's Keycloak shows its form at the authorization URL), bound to this browser.
+    params = authorize_params(rp, code_verifier=VERIFIER, state="st", extra={"login_hint": "8123"})
+    response = client.get(AUTHORIZE_PATH, params)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    assert "form-action 'self' https://rp.example.fr;" in response["Content-Security-Policy"]
+    assert response.cookies["caducee_txn"]["httponly"]
+    login_path = login_location(response)
+    page = response.content.decode()
+    assert f'action="{login_path}/card"' in page and 'value="8123"' in page
+    # The transaction in the page's forms is this browser's: its own page shows it again…
+    assert client.get(login_path).status_code == 200
+    # …and the test method on the page logs in and answers the client at once.
+    answered = test_login(client, login_path, id_nat=pro.id_nat)
+    assert answered["Location"].startswith(REDIRECT_URI)
+    assert callback_params(answered)["state"] == "st"
+    # Another browser cannot use it.
+    other = type(client)()
+    assert other.get(login_path).status_code == 400
+
+
 def test_sso_session_answers_second_request_without_login(client, rp, pro):
     first, _, _ = authorize_and_get_code(client, rp, pro, code_verifier=VERIFIER)
     response = client.get(AUTHORIZE_PATH, authorize_params(rp, code_verifier=VERIFIER, state="s2"))

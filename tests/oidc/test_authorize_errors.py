@@ -14,7 +14,13 @@ from django.conf import settings
 
 from relying_parties.models import Client
 from tests.oidc.factories import REDIRECT_URI, make_client
-from tests.oidc.flows import AUTHORIZE_PATH, authorize_params, callback_params, state_snapshot
+from tests.oidc.flows import (
+    AUTHORIZE_PATH,
+    authorize_params,
+    callback_params,
+    login_page_path,
+    state_snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -286,7 +292,7 @@ def test_empty_values_count_as_absent(client, rp, settings):
         "claims": "",
     }
     response = client.get(AUTHORIZE_PATH, params)
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert login_page_path(response) is not None  # the login page, not an error
 
 
 def test_error_description_is_ascii_and_descriptive(client, rp):

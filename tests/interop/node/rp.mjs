@@ -69,12 +69,15 @@ const authUrl = client.buildAuthorizationUrl(config, {
   redirect_uri: redirectUri, scope: 'openid scope_all', code_challenge: codeChallenge,
   code_challenge_method: 'S256', state, nonce, acr_values: 'eidas1', login_hint: idNat,
 });
-let { res, url } = await followTo(authUrl, redirectUri);            // -> the login page
+let { res, url } = await followTo(authUrl, redirectUri);  // the login page, shown by authorize
 const loginPage = url;
 const html = await res.text();
-const fields = formFields(html);
+// The test login form (its own fields only: the page has one form per method).
+const testForm = /<form method="post" action="([^"]*)" class="method method-test">([\s\S]*?)<\/form>/.exec(html);
+if (!testForm) throw new Error('no test login form on the login page');
+const fields = formFields(testForm[2]);
 fields[process.env.LOGIN_FIELD ?? 'id_nat'] = idNat;
-res = await hop(loginPage, {
+res = await hop(new URL(testForm[1], loginPage), {
   method: 'POST', body: new URLSearchParams(fields),
   headers: { 'content-type': 'application/x-www-form-urlencoded', referer: loginPage.href, origin: loginPage.origin },
 });
