@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -188,7 +189,8 @@ def remember_id_nat(response: HttpResponse, id_nat: str) -> None:
         httponly=True,
         samesite="Lax",
         secure=settings.SESSION_COOKIE_SECURE,  # on outside DEBUG, like the other cookies
-        path="/login/",
+        # The whole site: the authorization endpoint shows the login page itself.
+        path="/",
     )
 
 
@@ -232,6 +234,9 @@ def page(
                 "offline_allowed": offline_allowed(pending),
                 "error": error_message(lang, error) if error else "",
                 "error_is_offline": method == "offline",
+                # The language switch comes back to this transaction's page, not to the URL it
+                # was shown at (the authorization request again, or a POST-only path).
+                "language_next": reverse("authn:login", args=[pending.txn]),
             },
             status=status,
         )

@@ -9,7 +9,8 @@ another browser (phishing, shoulder surfing, a leaked log) cannot be completed t
 The authorization endpoint then shows the journey's login page itself (:data:`LOGIN_PAGE`, given
 the transaction), as Pro Santé Connect's Keycloak does, instead of redirecting to ``/login/<txn>``:
 one request and one network round trip fewer for every login; the page's forms post to the
-transaction's paths, and ``/login/<txn>`` still shows it (after an error, from ``oidc:resume``).
+transaction's paths, and ``/login/<txn>`` still shows it (after an error, from ``oidc:resume``,
+after a form-posted authorization request, which is answered by a 303 to it).
 
 An authentication method reads what it needs with :func:`pending`, and once the professional has
 proved who they are, calls :func:`complete_login`, which opens the SSO session and answers the
@@ -140,7 +141,14 @@ def begin(
         stale_auth_time=payload["a"],
         jti=payload["j"],
     )
-    response = import_string(LOGIN_PAGE)(request, transaction)
+    if request.method == "POST":
+        # A form-posted authorization request (Core §3.1.2.1), often cross-site: the page comes
+        # by a GET of its own, so that going back or reloading does not post the form again and
+        # the page's CSRF cookie is the one the browser already has (a cross-site POST carries
+        # no Lax cookie: answering it with the page would replace that cookie for every tab).
+        response = redirect_to_login(txn, see_other=True)
+    else:
+        response = import_string(LOGIN_PAGE)(request, transaction)
     response.set_cookie(
         BROWSER_COOKIE,
         browser,
@@ -153,9 +161,11 @@ def begin(
     return response
 
 
-def redirect_to_login(txn: str) -> HttpResponse:
-    """Send the browser to the login page of transaction ``txn``."""
+def redirect_to_login(txn: str, *, see_other: bool = False) -> HttpResponse:
+    """Send the browser to the login page of transaction ``txn`` (303 after a POST)."""
     response = HttpResponseRedirect(reverse("authn:login", args=[txn]))
+    if see_other:
+        response.status_code = 303
     response["Cache-Control"] = "no-store"
     return response
 

@@ -14,6 +14,7 @@ security key here.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import json
@@ -86,6 +87,12 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+            # A connection to the live server is held by an object that only the cyclic
+            # collector frees: collected later, during another module's tests, the server
+            # thread serving it ended then and failed to close its SQLite connection ("created
+            # in a thread can only be used in that same thread"). Freed here, while the live
+            # server still shares it.
+            gc.collect()
     finally:
         playwright.stop()
         if previous is None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 
 from idp.audit.models import AuditEvent
@@ -23,6 +25,7 @@ from tests.oidc.flows import (
     callback_params,
     form_post_params,
     login_location,
+    login_page_path,
     test_login,
 )
 
@@ -80,11 +83,12 @@ def test_login_then_code_with_iss_and_state(client, rp, pro):
     assert AuditEvent.objects.filter(tag=EventTag.OIDC_SESSION_STARTED.value).count() == 1
 
 
-def test_the_authorization_endpoint_shows_the_login_page_itself(client, rp, pro):
+def test_the_authorization_endpoint_shows_the_login_page_itself(rp, pro):
     # No redirect to /login/<txn>: the page comes with the authorization response (as Pro Santé
     # Connect's Keycloak shows its form at the authorization URL), bound to this browser.
+    browser = Client(enforce_csrf_checks=True)
     params = authorize_params(rp, code_verifier=VERIFIER, state="st", extra={"login_hint": "8123"})
-    response = client.get(AUTHORIZE_PATH, params)
+    response = browser.get(AUTHORIZE_PATH, params)
 
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -93,15 +97,32 @@ def test_the_authorization_endpoint_shows_the_login_page_itself(client, rp, pro)
     login_path = login_location(response)
     page = response.content.decode()
     assert f'action="{login_path}/card"' in page and 'value="8123"' in page
+    # The language switch comes back to this transaction's page, not to a new authorization.
+    assert f'name="next" value="{login_path}"' in page
     # The transaction in the page's forms is this browser's: its own page shows it again…
-    assert client.get(login_path).status_code == 200
-    # …and the test method on the page logs in and answers the client at once.
-    answered = test_login(client, login_path, id_nat=pro.id_nat)
+    assert browser.get(login_path).status_code == 200
+    # …and the page's test form, with the CSRF token the authorization response carried, logs
+    # in and answers the client at once.
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    answered = browser.post(
+        login_path, {"id_nat": pro.id_nat, "acr": "eidas1", "csrfmiddlewaretoken": token}
+    )
     assert answered["Location"].startswith(REDIRECT_URI)
     assert callback_params(answered)["state"] == "st"
     # Another browser cannot use it.
-    other = type(client)()
-    assert other.get(login_path).status_code == 400
+    assert Client().get(login_path).status_code == 400
+
+
+def test_a_form_posted_request_without_session_is_sent_to_the_login_page(client, rp, pro):
+    # Core §3.1.2.1 allows POST; its login page comes by a GET of its own (303), so that going
+    # back or reloading does not post the form again.
+    response = client.post(AUTHORIZE_PATH, authorize_params(rp, code_verifier=VERIFIER))
+    assert response.status_code == 303
+    login_path = response["Location"]
+    assert login_path.startswith("/login/") and response.cookies["caducee_txn"]["httponly"]
+    assert login_page_path(client.get(login_path)) == login_path
+    answered = test_login(client, login_path, id_nat=pro.id_nat)
+    assert "code" in callback_params(answered)
 
 
 def test_sso_session_answers_second_request_without_login(client, rp, pro):

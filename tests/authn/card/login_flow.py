@@ -22,10 +22,15 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
+def authorization(rp: Any, **extra: str) -> dict[str, str]:
+    """The authorization request's parameters, with PKCE."""
+    return authorize_params(rp, code_verifier=VERIFIER, nonce="card-nonce", extra=extra)
+
+
 def begin(browser: BrowserClient, rp: Any, **extra: str) -> str:
-    """Authorize with PKCE; return the login page path ``/login/<txn>``."""
-    params = authorize_params(rp, code_verifier=VERIFIER, nonce="card-nonce", extra=extra)
-    return login_location(browser.get(AUTHORIZE_PATH, params))
+    """Authorize with PKCE; return the login page's path ``/login/<txn>`` (the authorization
+    endpoint answers with the page itself)."""
+    return login_location(browser.get(AUTHORIZE_PATH, authorization(rp, **extra)))
 
 
 def start_push(browser: BrowserClient, login: str, id_nat: str, **headers: Any) -> Any:

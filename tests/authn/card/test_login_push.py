@@ -191,8 +191,11 @@ def test_the_idnat_is_prefilled_from_login_hint_then_from_the_remembered_cookie(
     body = flow.start_push(browser, fresh, doctor.id_nat).json()
     flow.approve(client, phone, body["challenge"], body["number"], PIN)
     flow.code_from(browser, browser.post(body["complete_url"]))
-    later = flow.begin(browser, rp[0], prompt="login")
-    assert f'value="{doctor.id_nat}"' in browser.get(later).content.decode()
+    # The cookie is sent with the authorization request (the test client ignores cookie paths,
+    # a browser does not), which shows the page already filled in.
+    assert browser.cookies["caducee_idnat"]["path"] == "/"
+    later = browser.get(flow.AUTHORIZE_PATH, flow.authorization(rp[0], prompt="login"))
+    assert f'value="{doctor.id_nat}"' in later.content.decode()
 
 
 def test_a_forged_remembered_cookie_is_ignored(browser, rp, doctor):
