@@ -36,6 +36,7 @@ MEASURES = (
     ("p99_ms", "p99 ms", False),
     ("cpu_ms_per_login", "CPU ms", False),
     ("store_cpu_ms_per_login", "+DB ms", False),
+    ("load_cpu_ms_per_login", "load ms", False),
 )
 
 
