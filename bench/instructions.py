@@ -25,10 +25,8 @@ for throughput and latency, this for "does this change make a login cheaper, and
 from __future__ import annotations
 
 import argparse
-import base64
 import gc
 import json
-import logging
 import os
 import re
 import shutil
@@ -63,35 +61,15 @@ def prepare(work: Path, professionals: int) -> None:
 
 def drive(work: Path, logins: int, warmup: int) -> None:
     """Run ``warmup`` logins, then ``logins`` inside ``sys.call_tracing`` (what is counted)."""
-    env = json.loads((work / "env.json").read_text())
-    os.environ.clear()
-    os.environ.update(env)
-    from bench import login as bench_login
     from bench import profile_login
-    from idp.wsgi import application
 
-    logging.disable(logging.INFO)
-    profile_login.InProcessBrowser.application = application
+    env = json.loads((work / "env.json").read_text())
+    setup = profile_login.in_process_setup(env, json.loads((work / "tokens.json").read_text()))
     users = json.loads((work / "users.json").read_text())["users"]
-    tokens = json.loads((work / "tokens.json").read_text())
-    setup = {
-        "headers": {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"},
-        "base_url": env["IDP_BASE_URL"],
-        "basic": base64.b64encode(
-            f"{common.CLIENT_ID}:{tokens['client_secret']}".encode()
-        ).decode(),
-    }
 
     def one(n: int) -> None:
-        # Each login its own professional and client address (the per-idNat and per-address
-        # limits are meant for people), its own browser and phone.
-        extra = {"X-Forwarded-For": f"10.0.{n // 250 % 250}.{n % 250 + 1}", **setup["headers"]}
-        bench_login.caducee_login(
-            profile_login.InProcessBrowser(0, extra),
-            profile_login.InProcessBrowser(0, extra),
-            bench_login.Phone(users[n], setup["base_url"]),
-            setup,
-        )
+        # Each login its own professional (the per-idNat limits are meant for people).
+        profile_login.login_in_process(setup, users[n], n)
 
     for n in range(warmup):
         one(n)

@@ -139,6 +139,37 @@ def _count_transaction_commands() -> None:
     _connection_base.BaseConnection._exec_command = counted  # type: ignore[method-assign]
 
 
+def in_process_setup(env: dict[str, str], tokens: dict[str, Any]) -> dict[str, Any]:
+    """Load the application with ``env`` (the bench's settings) into :class:`InProcessBrowser`;
+    return the setup ``bench.login.caducee_login`` takes."""
+    os.environ.clear()
+    os.environ.update(env)
+    from idp.wsgi import application
+
+    logging.disable(logging.INFO)
+    InProcessBrowser.application = application
+    return {
+        "headers": {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"},
+        "base_url": env["IDP_BASE_URL"],
+        "basic": base64.b64encode(
+            f"{common.CLIENT_ID}:{tokens['client_secret']}".encode()
+        ).decode(),
+    }
+
+
+def login_in_process(setup: dict[str, Any], user: dict[str, Any], n: int) -> None:
+    """Login number ``n``: ``user``'s complete card login through the application in process,
+    from its own client address (the per-address limits are meant for people), with a fresh
+    browser and the user's phone."""
+    extra = {"X-Forwarded-For": f"10.0.{n // 250 % 250}.{n % 250 + 1}", **setup["headers"]}
+    bench_login.caducee_login(
+        InProcessBrowser(0, extra),
+        InProcessBrowser(0, extra),
+        bench_login.Phone(user, setup["base_url"]),
+        setup,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,32 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     users_file = work / "users.json"
     common.run([common.PYTHON, "-m", "bench.login_setup", str(users_file), "--count", "100"], env)
     users = json.loads(users_file.read_text())["users"]
-    os.environ.clear()
-    os.environ.update(env)
-    from idp.wsgi import application
-
+    setup = in_process_setup(env, tokens)
     if args.sql:
         _count_transaction_commands()
 
-    logging.disable(logging.INFO)
-    InProcessBrowser.application = application
-    setup = {
-        "headers": {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"},
-        "base_url": env["IDP_BASE_URL"],
-        "basic": base64.b64encode(
-            f"{common.CLIENT_ID}:{tokens['client_secret']}".encode()
-        ).decode(),
-    }
-
     def one(n: int) -> None:
-        user = users[n % len(users)]
-        extra = {"X-Forwarded-For": f"10.0.{n // 250 % 250}.{n % 250 + 1}", **setup["headers"]}
-        bench_login.caducee_login(
-            InProcessBrowser(0, extra),
-            InProcessBrowser(0, extra),
-            bench_login.Phone(user, setup["base_url"]),
-            setup,
-        )
+        login_in_process(setup, users[n % len(users)], n)
 
     for n in range(20):  # warm caches and connections
         one(n)

@@ -134,13 +134,6 @@ def begin(
         "j": hashing.new_secret(16),
     }
     txn = signing.dumps(payload, salt=_SALT, compress=True)
-    transaction = LoginTransaction(
-        txn=txn,
-        request=req,
-        issued_at=payload["t"],
-        stale_auth_time=payload["a"],
-        jti=payload["j"],
-    )
     if request.method == "POST":
         # A form-posted authorization request (Core §3.1.2.1), often cross-site: the page comes
         # by a GET of its own, so that going back or reloading does not post the form again and
@@ -148,6 +141,13 @@ def begin(
         # no Lax cookie: answering it with the page would replace that cookie for every tab).
         response = redirect_to_login(txn, see_other=True)
     else:
+        transaction = LoginTransaction(
+            txn=txn,
+            request=req,
+            issued_at=payload["t"],
+            stale_auth_time=payload["a"],
+            jti=payload["j"],
+        )
         response = import_string(LOGIN_PAGE)(request, transaction)
     response.set_cookie(
         BROWSER_COOKIE,
