@@ -27,7 +27,7 @@ from django.utils import timezone
 from idp.accounts.models import Professional
 from idp.audit import journal
 from idp.audit.tags import EventTag
-from idp.authn.card import devices, push, rows
+from idp.authn.card import devices, push
 from idp.authn.card.errors import CardError
 from idp.authn.card.models import (
     CardChallenge,
@@ -36,7 +36,7 @@ from idp.authn.card.models import (
     ChallengeStatus,
     new_public_id,
 )
-from idp.core import hashing
+from idp.core import hashing, rows
 
 #: Sent after a challenge is approved, denied or failed (``challenge`` keyword): CIBA ping mode.
 challenge_answered = Signal()
@@ -46,7 +46,7 @@ _QR_PURPOSE = "card_challenge_qr"
 QR_SCHEME = "caducee-card"
 _random = secrets.SystemRandom()
 
-# --- the hot statements, in SQL (idp/authn/card/rows.py; names from the models' metadata) -------
+# --- the hot statements, in SQL (idp/core/rows.py; names from the models' metadata) -------
 _C = CardChallenge._meta.db_table
 _D = CardDevice._meta.db_table
 _P = Professional._meta.db_table

@@ -30,9 +30,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from idp.accounts.models import Professional
-from idp.authn.card import limits, rows
+from idp.authn.card import limits
 from idp.authn.card.errors import CardError
 from idp.authn.card.models import CardDevice
+from idp.core import rows
 from idp.core.ratelimit import FailureLimiter, add_unless_blocked
 
 SCHEME = "CardDevice"

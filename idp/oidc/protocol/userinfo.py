@@ -35,6 +35,7 @@ from typing import Any
 from django.core.cache import cache, caches
 from django.db.models.signals import post_delete, post_save
 
+from idp.accounts import loading
 from idp.accounts.models import Activity, Exercice, OtherId, Professional
 from idp.accounts.userinfo import palier_authentification, render_userinfo
 from idp.core.redis_cache import PersistentRedisCache
@@ -167,7 +168,7 @@ def professional_at_code_exchange(
         found = cache.get(claims_key)
         cache.set(_claims_key(grant_id), names, timeout)
     if found is None:
-        professional = Professional.objects.with_userinfo().filter(pk=pk).first()
+        professional = loading.professional_with_userinfo(pk=pk)
         if professional is not None:
             found = tokens.professional_claims(professional)
             entries: dict[str, Any] = {claims_key: found}
@@ -205,7 +206,7 @@ def psc_document(sub: str, *, cached: dict[str, Any] | None = None) -> dict[str,
     key = _cache_key(sub)
     if cached is not None:
         return cached
-    professional = Professional.objects.with_userinfo().filter(sub=sub).first()
+    professional = loading.professional_with_userinfo(sub=sub)
     if professional is None or not professional.is_active:
         return None
     document = _render_document(professional)
