@@ -96,6 +96,44 @@ def compute_hash(**fields: Any) -> str:
     return hashlib.sha256(canonical_json(document)).hexdigest()
 
 
+#: What the canonical document holds between the event's time and the previous event's hash.
+PREV_HASH_PIECE = '","prev_hash":"'
+
+
+def canonical_pieces(
+    *,
+    tag: str,
+    actor: str,
+    subject: str,
+    ip: str | None,
+    user_agent: str,
+    request_id: str,
+    data: Any,
+) -> tuple[str, str, str]:
+    """The canonical document of an event around what only the chain head gives: ``(head, mid,
+    tail)`` such that the document of :func:`compute_hash` is, character for character::
+
+        head + occurred_at + PREV_HASH_PIECE + prev_hash + mid + str(sequence) + tail
+
+    (``occurred_at`` as :func:`canonical_datetime` writes it). The keys are in sorted order as
+    ``sort_keys`` puts them: actor, data, ip, occurred_at, prev_hash, request_id, sequence,
+    subject, tag, user_agent. This lets PostgreSQL link and hash an event in the statement that
+    appends it (idp/audit/migrations/0003_append_function.py); ``compute_hash`` stays the
+    reference that ``audit_verify`` recomputes, and the tests hold the two equal.
+    """
+
+    def value(item: Any) -> str:
+        return canonical_json(item).decode("utf-8")
+
+    head = (
+        f'{{"actor":{value(actor)},"data":{value(data)},"ip":{value(canonical_ip(ip))},'
+        f'"occurred_at":"'
+    )
+    mid = f'","request_id":{value(request_id)},"sequence":'
+    tail = f',"subject":{value(subject)},"tag":{value(str(tag))},"user_agent":{value(user_agent)}}}'
+    return head, mid, tail
+
+
 def _canonical_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)

@@ -6,25 +6,27 @@ with it. There is no action without its record.
 
 Appending reads the chain head and writes the next link, so writers must be serialised:
 
-* PostgreSQL: ``pg_advisory_xact_lock`` on a constant key, taken inside ``transaction.atomic()``
-  before the head is read. Under READ COMMITTED each statement sees the rows committed before it
-  started, so the head read after the lock is the one the previous writer committed. The lock and
-  the read are two statements sent in one round trip (``SELECT pg_advisory_xact_lock(k); SELECT
-  …head``, without parameters, so psycopg uses the simple query protocol): the server runs them
-  one after the other and takes the second one's snapshot when it starts, after the lock is
-  granted. They must never become one statement, whose snapshot would predate the wait
-  (``tests/audit/test_concurrency.py`` checks a waiting writer reads the head committed
-  meanwhile). The lock is released when the *outermost* transaction ends: call ``record()`` late
-  in long transactions, every writer of the journal queues behind it until then.
+* PostgreSQL: one statement, ``SELECT * FROM caducee_audit_append(events)`` (the function of
+  migration 0003): it takes ``pg_advisory_xact_lock`` on a constant key, reads the head in a
+  query of its own (a VOLATILE function takes a fresh snapshot per query, so under READ COMMITTED
+  the head read after the lock is the one the previous writer committed:
+  ``tests/audit/test_concurrency.py`` checks that a waiting writer reads the head committed
+  meanwhile), stamps the events with the database's clock read after the lock, completes each
+  event's canonical document prepared here (:func:`idp.audit.chain.canonical_pieces`), hashes it
+  and inserts the rows. The hashes are those :func:`idp.audit.chain.compute_hash` gives, which
+  ``audit_verify`` recomputes. The lock is released when the *outermost* transaction ends: call
+  ``record()`` late in long transactions, every writer of the journal queues behind it until
+  then. Per event: 1 round trip, inside a transaction or outside (autocommit makes the statement
+  its own transaction).
 * SQLite: the project opens transactions with ``BEGIN IMMEDIATE`` (``transaction_mode`` in
-  settings), which takes the database write lock up front; writers queue.
+  settings), which takes the database write lock up front; writers queue. The head is read and
+  the row inserted with raw SQL on the connection's cursor (columns from the model, values
+  adapted by its fields, the hash by :func:`idp.audit.chain.compute_hash`): no ORM query
+  compilation and no ``Model.save()``. Per event: 2 round trips inside a transaction, 4 outside
+  (BEGIN, head, INSERT, COMMIT).
 
-The head is read and the row inserted with raw SQL on the connection's cursor (columns from the
-model, values adapted by its fields, the hash by :func:`idp.audit.chain.compute_hash` as
-``audit_verify`` recomputes it): no ORM query compilation and no ``Model.save()``. Inside a
-caller's atomic block no savepoint is made: a failing statement marks the caller's transaction
-for rollback, which is what must happen to the caller's work anyway. Per event: 2 round trips
-inside a transaction, 4 outside (BEGIN, lock + head, INSERT, COMMIT).
+Inside a caller's atomic block no savepoint is made: a failing statement marks the caller's
+transaction for rollback, which is what must happen to the caller's work anyway.
 
 Whatever the locking, the unique ``sequence`` and ``prev_hash`` columns make a forked chain
 impossible: a writer that raced would fail with an IntegrityError, never write a second link.
@@ -32,12 +34,13 @@ impossible: a writer that raced would fail with an IntegrityError, never write a
 **Batches.** A request that records several events in one unit of work (a login opens the SSO
 session, issues the code and records the method's own event) wraps it in :func:`batched`: the
 block is one transaction, ``record()`` inside it prepares its event and queues it, and at the end
-of the block, still inside that transaction, the queue is appended at once: one lock + head round
-trip and one multi-row INSERT, however many events. The chain is the same as with one ``record()``
-each (same hashes, sequence in the order of the calls, ``occurred_at`` read after the lock); the
-lock is taken last, so it is held for the commit only. If the block raises, nothing is appended
-and the caller's work rolls back with it. An event recorded inside a nested ``atomic()`` (a
-savepoint, which could be rolled back on its own) is appended at once, as outside a batch.
+of the block, still inside that transaction, the queue is appended at once: one statement on
+PostgreSQL (SQLite: one head read and one multi-row INSERT), however many events. The chain is
+the same as with one ``record()`` each (same hashes, sequence in the order of the calls,
+``occurred_at`` read after the lock); the lock is taken last, so it is held for the commit only.
+If the block raises, nothing is appended and the caller's work rolls back with it. An event
+recorded inside a nested ``atomic()`` (a savepoint, which could be rolled back on its own) is
+appended at once, as outside a batch.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ from idp.audit.tags import EventTag
 
 # Key of the PostgreSQL advisory lock guarding the chain head: the first 8 bytes of
 # SHA-256("caducee.audit.chain") as a signed 64-bit integer. Any constant works as long as
-# nothing else in the database uses it.
+# nothing else in the database uses it. The append function (migration 0003) takes it; other
+# code that must not interleave with appends (tests, maintenance) can take it too.
 CHAIN_LOCK_KEY = 8_336_624_168_984_181_743
 
 # Correlation id set by the reverse proxy (nginx: proxy_set_header X-Request-ID $request_id).
@@ -85,8 +89,6 @@ class _Prepared:
     """An event with everything that does not depend on the chain head done."""
 
     event: AuditEvent
-    ip_param: Any
-    data_param: Any
 
 
 @dataclass
@@ -129,6 +131,11 @@ def record(
         and connection.in_atomic_block
     ):
         batch.queue.append(prepared)
+        return prepared.event
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # One statement (the append function), which autocommit makes its own transaction:
+        # no BEGIN and COMMIT round trips around it.
+        _append(connection, [prepared])
         return prepared.event
     # savepoint=False: inside a caller's atomic block a savepoint would cost two round trips for
     # nothing. If a statement below fails, Django marks the caller's transaction for rollback
@@ -194,20 +201,69 @@ def _prepare(
         request_id=request_id,
         data=payload,
     )
-    return _Prepared(
-        event=event,
-        ip_param=_IP_FIELD.get_db_prep_save(ip, connection),
-        data_param=_DATA_FIELD.get_db_prep_save(payload, connection),
-    )
+    return _Prepared(event=event)
 
 
 def _append(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
     """Link ``batch`` after the chain head and INSERT it, in the caller's transaction."""
+    if connection.vendor == "postgresql":
+        _append_in_database(connection, batch)
+    else:
+        _append_from_python(connection, batch)
+
+
+#: idp/audit/migrations/0003_append_function.py
+APPEND_FUNCTION_SQL = "SELECT * FROM caducee_audit_append(%s::jsonb)"
+
+
+def _append_in_database(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
+    """PostgreSQL: one statement locks the chain, reads its head, links, hashes and inserts the
+    batch (the function of migration 0003), from the canonical documents prepared here."""
+    events = []
+    for prepared in batch:
+        event = prepared.event
+        head, mid, tail = chain.canonical_pieces(
+            tag=event.tag,
+            actor=event.actor,
+            subject=event.subject,
+            ip=event.ip,
+            user_agent=event.user_agent,
+            request_id=event.request_id,
+            data=event.data,
+        )
+        events.append(
+            {
+                "tag": event.tag,
+                "actor": event.actor,
+                "subject": event.subject,
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+                "request_id": event.request_id,
+                "data": event.data,
+                "head": head,
+                "mid": mid,
+                "tail": tail,
+            }
+        )
+    with connection.cursor() as cursor:
+        text = json.dumps(events, allow_nan=False, separators=(",", ":"))
+        cursor.execute(APPEND_FUNCTION_SQL, [text])
+        appended = cursor.fetchall()
+    if len(appended) != len(batch):  # pragma: no cover (the function returns a row per event)
+        raise RuntimeError(f"audit append returned {len(appended)} rows for {len(batch)} events")
+    for prepared, (sequence, occurred_at, prev_hash, digest) in zip(batch, appended, strict=True):
+        event = prepared.event
+        event.sequence, event.occurred_at = sequence, occurred_at
+        event.prev_hash, event.hash = prev_hash, digest
+        event._state.adding, event._state.db = False, connection.alias
+
+
+def _append_from_python(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
+    """Other databases: read the head (SQLite: under BEGIN IMMEDIATE's write lock), then one
+    INSERT with the hashes computed here."""
     head_sql, insert_sql = _statements(connection)
     with connection.cursor() as cursor:
         cursor.execute(head_sql)
-        if connection.vendor == "postgresql":
-            cursor.nextset()  # past the lock's result, to the head's (see the module docstring)
         head = cursor.fetchone()
         last_sequence, prev_hash = head or (0, chain.GENESIS_HASH)
         occurred_at = timezone.now()
@@ -235,10 +291,10 @@ def _append(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
                 event.tag,
                 event.actor,
                 event.subject,
-                prepared.ip_param,
+                _IP_FIELD.get_db_prep_save(event.ip, connection),
                 event.user_agent,
                 event.request_id,
-                prepared.data_param,
+                _DATA_FIELD.get_db_prep_save(event.data, connection),
                 prev_hash,
                 digest,
             ]
@@ -282,8 +338,7 @@ _STATEMENTS: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def _statements(connection: BaseDatabaseWrapper) -> tuple[str, str]:
-    """(read the head, insert an event) for ``connection``; on PostgreSQL the first one takes the
-    chain lock in a statement of its own before the head is read."""
+    """(read the head, insert an event) for ``connection`` (not PostgreSQL: its function)."""
     key = (connection.alias, connection.vendor)
     statements = _STATEMENTS.get(key)
     if statements is None:
@@ -294,12 +349,6 @@ def _statements(connection: BaseDatabaseWrapper) -> tuple[str, str]:
         # Identifiers from the model's metadata, quoted; no value is ever formatted in.
         head = f"SELECT {sequence}, {hash_} FROM {table} ORDER BY {sequence} DESC"  # noqa: S608
         head += " LIMIT 1"
-        if connection.vendor == "postgresql":
-            # No parameters: psycopg sends the text with the simple query protocol, which runs
-            # the two statements one after the other, each with its own snapshot. Keep it so:
-            # with a parameter it would go through server-side binding (settings.py), where
-            # one prepared statement cannot hold two.
-            head = f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK_KEY)}); {head}"
         # SQLite: BEGIN IMMEDIATE already holds the write lock. Other vendors rely on the unique
         # constraints: a concurrent append fails loudly instead of forking the chain.
         columns = ", ".join(quote(field.column) for field in _FIELDS)

@@ -92,7 +92,8 @@ def test_complete_login_starts_session_and_answers_the_client_at_once(client, rp
     # One transaction, one journal append for the session and the code.
     tags = list(AuditEvent.objects.order_by("sequence").values_list("tag", flat=True))
     assert tags[-2:] == ["oidc:session:started", "oidc:code:issued"]
-    assert sum('INSERT INTO "audit_auditevent"' in q["sql"] for q in queries) == 1
+    appends = ('INSERT INTO "audit_auditevent"', "caducee_audit_append(")  # SQLite, PostgreSQL
+    assert sum(any(a in q["sql"] for a in appends) for q in queries) == 1
     # The transaction is used up: its resume URL answers nothing more.
     client.cookies[sessions.COOKIE_NAME] = response.cookies[sessions.COOKIE_NAME].value
     replay = client.get(reverse("oidc:resume", args=[txn]))
