@@ -147,6 +147,8 @@ if DATABASE_URL:
         )
     }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that costs no round trip (idp/core/db/postgresql).
+        DATABASES["default"]["ENGINE"] = "idp.core.db.postgresql"
         # Server-side binding lets psycopg prepare a statement the second time a connection runs
         # it: PostgreSQL then skips parsing and planning, a quarter of its CPU per login
         # (docs/benchmarks.md). Django disables preparing unless asked (prepare_threshold None).
