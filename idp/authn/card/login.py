@@ -349,9 +349,7 @@ _FAILURES = {"wrong_number", "wrong_pin"}
 def complete(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
     """``POST card/<id>/complete``: use the approved challenge (once) to complete the login."""
     try:
-        # unused=False: no Redis read here; what decides is atomic and comes later: the
-        # challenge used once (challenges.consume), then the transaction (interaction.answer).
-        pending = interaction.pending(request, txn, unused=False)
+        pending = interaction.pending(request, txn)
     except errors.OAuthError as exc:
         return rendering.error_page(request, exc)
     challenge = _browser_challenge(request, pending, challenge_id)
