@@ -21,9 +21,9 @@ driver (the browser's requests and the phone's ES256 signatures, the same on bot
 PostgreSQL, Redis, granian's Rust side and the garbage collector are not, nor the kernel: of a
 round trip to PostgreSQL or Redis only the client library's part is counted, not the system time
 (loopback TCP, wake-ups: ~80 µs per Redis GET on this machine, as much as the user time), so a
-change that saves round trips saves more than this count says (docs/benchmarks.md, stop 10). Use ``bench.login`` or
-``bench.compare`` for throughput and latency, this for "does this change make the provider's own
-code cheaper, and by how much".
+change that saves round trips saves more than this count says (docs/benchmarks.md, stop 10).
+Use ``bench.login`` or ``bench.compare`` for throughput and latency, this for "does this change
+make the provider's own code cheaper, and by how much".
 """
 
 from __future__ import annotations

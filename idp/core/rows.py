@@ -5,7 +5,8 @@ Through the ORM, a one-row lookup spends most of its CPU compiling the query
 card endpoints and the professional's claims (idp/accounts/loading.py) run a handful of fixed
 statements per login, so they write them once in SQL (table and column names from the models'
 metadata, values bound) and turn the rows into ordinary model instances with Django's own
-per-backend converters (JSON text, SQLite datetimes), exactly as the ORM would. Columns not selected are deferred: reading one loads it, as with ``only()``.
+per-backend converters (JSON text, SQLite datetimes), exactly as the ORM would. Columns not
+selected are deferred: reading one loads it, as with ``only()``.
 """
 
 from __future__ import annotations
