@@ -264,11 +264,12 @@ def answer(
     (the loser's session, its journal events) rolls back.
     """
     req = transaction.request
-    if not acr_satisfies(session.acr, req.essential_acr):
-        consume(transaction)
-        return refuse(request, errors.UnmetAuthenticationRequirements(), req)
+    # Used up first, whatever the answer: a second login racing for the transaction must fail
+    # (and roll back its session) on the refusal branch too, not answer the client again.
     if not consume(transaction):
         raise InvalidTransaction(detail="login transaction already used")
+    if not acr_satisfies(session.acr, req.essential_acr):
+        return refuse(request, errors.UnmetAuthenticationRequirements(), req)
     return code_response(request, req, session)
 
 
