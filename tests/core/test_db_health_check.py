@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
+from idp.core.db.postgresql import base
+
 pytestmark = [
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="the health check is the PostgreSQL backend's"
@@ -38,8 +40,15 @@ def test_the_backend_is_ours():
     assert type(connections["default"]).__module__ == "idp.core.db.postgresql.base"
 
 
+def _last_statement(watcher: psycopg.Connection, pid: int) -> tuple[str, str]:
+    return watcher.execute(
+        "SELECT query, state FROM pg_stat_activity WHERE pid = %s", [pid]
+    ).fetchone()
+
+
 def test_a_live_connection_is_usable_and_the_check_sends_nothing():
     pid = _backend_pid()
+    assert connection.is_usable()  # checked now: the next check within QUIET_SECONDS is local
     with connection.cursor() as cursor:
         cursor.execute("SELECT 'last statement before the check'")
     with _other_connection() as watcher:
@@ -47,11 +56,26 @@ def test_a_live_connection_is_usable_and_the_check_sends_nothing():
         connection.health_check_done = False
         connection.close_if_health_check_failed()
         # The server saw nothing after our marker: no SELECT 1 went out.
-        seen = watcher.execute(
-            "SELECT query, state FROM pg_stat_activity WHERE pid = %s", [pid]
-        ).fetchone()
+        seen = _last_statement(watcher, pid)
     assert seen == ("SELECT 'last statement before the check'", "idle")
     assert connection.connection is not None and _backend_pid() == pid
+
+
+def test_a_connection_quiet_for_a_while_is_also_asked_select_1():
+    """A peer gone without a FIN (host crash, failover to another machine) shows only when a
+    packet is sent: after a quiet spell, the check sends Django's SELECT 1 as well."""
+    pid = _backend_pid()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'last statement before the check'")
+    connection._checked_at -= base.QUIET_SECONDS + 1  # as if the last check was that long ago
+    with _other_connection() as watcher:
+        assert connection.is_usable()
+        assert _last_statement(watcher, pid) == ("SELECT 1", "idle")
+        # Checked now: the next one is local again.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'after the quiet spell'")
+        assert connection.is_usable()
+        assert _last_statement(watcher, pid) == ("SELECT 'after the quiet spell'", "idle")
 
 
 def test_a_connection_the_server_ended_is_replaced():
