@@ -12,8 +12,9 @@ after reading back. Hence:
 * datetimes in ISO-8601 UTC with microseconds (``2025-01-31T08:15:00.123456Z``);
 * IP addresses in Python's compressed form, IPv4-mapped IPv6 unpacked to IPv4 (PostgreSQL ``inet``
   and SQLite text would otherwise print the same address differently);
-* floats with an integral value written as integers: PostgreSQL ``jsonb`` stores ``1e+16`` as the
-  numeric ``10000000000000000`` and gives back an int.
+* floats with an integral value written as the integers their JSON text denotes: PostgreSQL
+  ``jsonb`` stores ``1e+16`` as the numeric ``10000000000000000`` and gives back an int (and
+  ``1e+23`` as ``10**23``, which is not the float's exact binary value).
 
 A plain SHA-256 chain proves internal consistency; someone able to rewrite the whole table can also
 recompute every hash. That is why ``manage.py audit_verify`` prints the head hash: anchor it outside
@@ -26,6 +27,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+from decimal import Decimal
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -136,7 +138,9 @@ def canonical_pieces(
 
 def _canonical_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        # The integer the float's JSON text denotes, as jsonb's numeric reads "1e+23" (10**23),
+        # not the binary float's exact value (int(1e23) is 99999999999999991611392).
+        return int(Decimal(repr(value)))
     if isinstance(value, dict):
         return {key: _canonical_numbers(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -246,7 +246,7 @@ def _append_in_database(connection: BaseDatabaseWrapper, batch: list[_Prepared])
             }
         )
     with connection.cursor() as cursor:
-        text = json.dumps(events, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(events, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         cursor.execute(APPEND_FUNCTION_SQL, [text])
         appended = cursor.fetchall()
     if len(appended) != len(batch):  # pragma: no cover (the function returns a row per event)

@@ -72,6 +72,12 @@ def test_ip_spellings_are_canonical():
 def test_integral_floats_hash_like_the_integers_jsonb_gives_back():
     assert chain.canonical_json({"n": 1e16}) == chain.canonical_json({"n": 10**16})
     assert chain.canonical_json([0.1]) == b"[0.1]"
+    # Beyond 2**53 the float's exact value differs from the number its text denotes, which is
+    # what jsonb keeps: 1e23 is 10**23 there, not 99999999999999991611392.
+    assert chain.canonical_json([1e23, 2.0**70, -0.0]) == b"[%d,%d,0]" % (
+        10**23,
+        1180591620717411300000,
+    )
 
 
 def test_missing_or_extra_fields_are_a_programming_error():

@@ -115,6 +115,7 @@ def test_data_is_reduced_to_json_types_so_the_hash_survives_the_round_trip():
             "ratio": 0.1,
             "whole_float": 1.0,
             "huge_float": 1e16,
+            "huger_floats": [1e23, 2.0**70, 1.7976931348623157e308],
             "tiny_float": 1e-7,
             "unicode": "Dr Hélène Ørsted ✓",
             "nul": "a\x00b",

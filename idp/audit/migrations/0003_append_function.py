@@ -20,7 +20,8 @@ database, in one statement:
 Called outside a transaction, the statement is its own transaction (one round trip instead of
 four). The table and column names are spelled out here as they were when it was written, as in
 0002; a change of the journal's fields needs a new function (journal.py checks the fields).
-SQLite and other databases keep appending from Python.
+SQLite and other databases keep appending from Python. The database's encoding is UTF8, as
+Django expects of PostgreSQL: the document is hashed as UTF-8 (``convert_to``), as Python does.
 """
 
 from django.db import migrations
