@@ -77,7 +77,8 @@ class ProfessionalQuerySet(models.QuerySet["Professional"]):
         return self.filter(status=Professional.Status.ACTIVE)
 
     def with_userinfo(self) -> ProfessionalQuerySet:
-        """Everything ``render_userinfo`` reads: three prefetch queries after the main one."""
+        """Everything ``render_userinfo`` reads: three prefetch queries after the main one (the
+        token and UserInfo endpoints load the same in two: idp/accounts/loading.py)."""
         return self.prefetch_related("exercices__activities", "other_ids")
 
 

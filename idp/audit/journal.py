@@ -122,7 +122,7 @@ def record(
     """
     using = router.db_for_write(AuditEvent)
     connection = connections[using]
-    prepared = _prepare(tag, actor, subject, request, data, connection)
+    prepared = _prepare(tag, actor, subject, request, data)
     batch = _BATCH.get()
     if (
         batch is not None
@@ -184,7 +184,6 @@ def _prepare(
     subject: str,
     request: HttpRequest | None,
     data: Mapping[str, Any] | None,
-    connection: BaseDatabaseWrapper,
 ) -> _Prepared:
     """Check and clean the event's fields: everything that does not need the chain head."""
     tag = check_tag(tag)
