@@ -145,6 +145,32 @@ def record(
     return prepared.event
 
 
+#: The append function as an SQL expression (its rows), for :func:`for_statement`'s callers.
+APPEND_FUNCTION_CALL = "caducee_audit_append(%s::jsonb)"
+
+
+def for_statement(
+    tag: EventTag,
+    *,
+    actor: str = "",
+    subject: str = "",
+    request: HttpRequest | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The event, checked and cleaned as :func:`record` does, as the argument of
+    :data:`APPEND_FUNCTION_CALL`: for a caller that writes its work and appends its event in one
+    statement of its own (``SELECT … FROM caducee_audit_append(%s::jsonb)`` in the statement
+    that does the work, e.g. ``code_store.redeem``), which autocommit makes one transaction:
+    no BEGIN, COMMIT or separate append round trips. None where that cannot be: not
+    PostgreSQL, or inside a transaction or a batch (:func:`record` it there, with the work).
+    """
+    using = router.db_for_write(AuditEvent)
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block or _BATCH.get():
+        return None
+    return _function_argument([_prepare(tag, actor, subject, request, data)])
+
+
 @contextmanager
 def batched(using: str | None = None) -> Iterator[None]:
     """One transaction whose ``record()`` calls are appended together at its end (see above).
@@ -212,12 +238,27 @@ def _append(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
 
 
 #: idp/audit/migrations/0003_append_function.py
-APPEND_FUNCTION_SQL = "SELECT * FROM caducee_audit_append(%s::jsonb)"
+APPEND_FUNCTION_SQL = f"SELECT * FROM {APPEND_FUNCTION_CALL}"  # noqa: S608 (a constant)
 
 
 def _append_in_database(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:
     """PostgreSQL: one statement locks the chain, reads its head, links, hashes and inserts the
     batch (the function of migration 0003), from the canonical documents prepared here."""
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND_FUNCTION_SQL, [_function_argument(batch)])
+        appended = cursor.fetchall()
+    if len(appended) != len(batch):  # pragma: no cover (the function returns a row per event)
+        raise RuntimeError(f"audit append returned {len(appended)} rows for {len(batch)} events")
+    for prepared, (sequence, occurred_at, prev_hash, digest) in zip(batch, appended, strict=True):
+        event = prepared.event
+        event.sequence, event.occurred_at = sequence, occurred_at
+        event.prev_hash, event.hash = prev_hash, digest
+        event._state.adding, event._state.db = False, connection.alias
+
+
+def _function_argument(batch: list[_Prepared]) -> str:
+    """The append function's argument: each event's fields and its canonical document around
+    what the chain head gives (:func:`idp.audit.chain.canonical_pieces`), as JSON text."""
     events = []
     for prepared in batch:
         event = prepared.event
@@ -244,17 +285,7 @@ def _append_in_database(connection: BaseDatabaseWrapper, batch: list[_Prepared])
                 "tail": tail,
             }
         )
-    with connection.cursor() as cursor:
-        text = json.dumps(events, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        cursor.execute(APPEND_FUNCTION_SQL, [text])
-        appended = cursor.fetchall()
-    if len(appended) != len(batch):  # pragma: no cover (the function returns a row per event)
-        raise RuntimeError(f"audit append returned {len(appended)} rows for {len(batch)} events")
-    for prepared, (sequence, occurred_at, prev_hash, digest) in zip(batch, appended, strict=True):
-        event = prepared.event
-        event.sequence, event.occurred_at = sequence, occurred_at
-        event.prev_hash, event.hash = prev_hash, digest
-        event._state.adding, event._state.db = False, connection.alias
+    return json.dumps(events, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _append_from_python(connection: BaseDatabaseWrapper, batch: list[_Prepared]) -> None:

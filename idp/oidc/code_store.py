@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import connection
 
+from idp.audit import journal
 from idp.oidc.models import AuthorizationCode, RefreshToken, SessionClient, SsoSession
 from idp.oidc.refresh_store import SessionState
 from idp.oidc.sql_values import aware_datetime, json_value
@@ -76,8 +77,14 @@ WITH consumed AS (
     SELECT session_id, client_id, %s FROM consumed
     ON CONFLICT (session_id, client_id) DO NOTHING
 )
-SELECT COUNT(*) FROM consumed
+SELECT COUNT(*){{journal}} FROM consumed
 """  # noqa: S608
+# The code's journal event in the same statement, appended only if the code was consumed (an
+# uncorrelated scalar subquery runs when the CASE first needs it, i.e. never on the ELSE branch).
+_APPEND = journal.APPEND_FUNCTION_CALL
+_REDEEM_JOURNAL_PG = f""",
+    CASE WHEN EXISTS (SELECT 1 FROM consumed) THEN (SELECT COUNT(*) FROM {_APPEND}) ELSE 0 END
+"""  # noqa: S608 (constants only)
 _REDEEM_REFRESH_PG = f""", refresh AS (
     INSERT INTO {_RT} ({_RT_COLUMNS})
     SELECT %s, {_INHERITED}, %s, %s, %s FROM consumed
@@ -210,19 +217,28 @@ def redeem(
     refresh_hash: str = "",
     refresh_expires_at: datetime | None = None,
     x5t_s256: str = "",
+    journal_event: str | None = None,
 ) -> bool:
     """Consume the code (if still unconsumed and unexpired) and, only then, insert its refresh
     token (with ``refresh_hash``) and register its client in the session. False: not consumed
-    (a concurrent redemption won, or it expired meanwhile). Run it inside a transaction."""
+    (a concurrent redemption won, or it expired meanwhile). Run it inside a transaction, or,
+    on PostgreSQL, with ``journal_event`` (``journal.for_statement``): then it is one statement
+    that also appends that event if, and only if, the code was consumed, its own transaction."""
     adapt = connection.ops.adapt_datetimefield_value
     now_db = adapt(now)
     consume = [now_db, code_id, now_db]
     refresh = [refresh_hash, x5t_s256, now_db, adapt(refresh_expires_at)] if refresh_hash else []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sql = _REDEEM_PG_SQL.format(refresh=_REDEEM_REFRESH_PG if refresh_hash else "")
-            cursor.execute(sql, consume + refresh + [now_db])
+            sql = _REDEEM_PG_SQL.format(
+                refresh=_REDEEM_REFRESH_PG if refresh_hash else "",
+                journal=_REDEEM_JOURNAL_PG if journal_event is not None else "",
+            )
+            event = [journal_event] if journal_event is not None else []
+            cursor.execute(sql, consume + refresh + [now_db] + event)
             return cursor.fetchone()[0] == 1
+        if journal_event is not None:
+            raise ValueError("a journal event in the redemption's statement is PostgreSQL's")
         cursor.execute(_CONSUME_SQL, consume)
         if cursor.rowcount != 1:
             return False

@@ -185,15 +185,23 @@ def _check_pkce(
         raise InvalidGrant(detail="PKCE verification failed")
 
 
+def _issued_event(
+    grant_type: str, auth: ClientAuthentication, sub: str, data: dict[str, Any], request: Any
+) -> dict[str, Any]:
+    """``OIDC_TOKEN_ISSUED``'s arguments for ``journal.record`` / ``journal.for_statement``."""
+    return {
+        "actor": f"client:{auth.client.client_id}",
+        "subject": f"professional:{sub}",
+        "request": request,
+        "data": {"grant_type": grant_type, "client_id": auth.client.client_id, **data},
+    }
+
+
 def _audit_issued(
     grant_type: str, auth: ClientAuthentication, sub: str, data: dict[str, Any], request: Any
 ) -> None:
     journal.record(
-        EventTag.OIDC_TOKEN_ISSUED,
-        actor=f"client:{auth.client.client_id}",
-        subject=f"professional:{sub}",
-        request=request,
-        data={"grant_type": grant_type, "client_id": auth.client.client_id, **data},
+        EventTag.OIDC_TOKEN_ISSUED, **_issued_event(grant_type, auth, sub, data, request)
     )
 
 
@@ -270,26 +278,31 @@ def authorization_code(
     if REFRESH_TOKEN in client.grant_types:
         refresh = hashing.new_secret()
         refresh_expires_at = _refresh_expiry(now, client.refresh_token_lifetime, session)
-    with transaction.atomic():
-        # One statement on PostgreSQL: consume (single use), and only if that won, the refresh
-        # token (a copy of the code's grant) and the session's client (back-channel logout).
-        consumed = code_store.redeem(
-            code.id,
-            now=now,
-            refresh_hash=(
-                hashing.keyed_hash(refresh, purpose=REFRESH_HASH_PURPOSE) if refresh else ""
-            ),
-            refresh_expires_at=refresh_expires_at,
-            x5t_s256=auth.x5t_s256,
-        )
-        if consumed:
-            _audit_issued(
-                AUTHORIZATION_CODE,
-                auth,
-                professional.sub,
-                {"grant_id": code.grant_id, "jti": access.claims["jti"], "scope": scope},
-                request,
-            )
+    # One statement on PostgreSQL: consume (single use), and only if that won, the refresh token
+    # (a copy of the code's grant), the session's client (back-channel logout) and the journal's
+    # event; its own transaction. Elsewhere the same in a transaction.
+    refresh_hash = hashing.keyed_hash(refresh, purpose=REFRESH_HASH_PURPOSE) if refresh else ""
+    redemption = {
+        "now": now,
+        "refresh_hash": refresh_hash,
+        "refresh_expires_at": refresh_expires_at,
+        "x5t_s256": auth.x5t_s256,
+    }
+    issued = _issued_event(
+        AUTHORIZATION_CODE,
+        auth,
+        professional.sub,
+        {"grant_id": code.grant_id, "jti": access.claims["jti"], "scope": scope},
+        request,
+    )
+    event = journal.for_statement(EventTag.OIDC_TOKEN_ISSUED, **issued)
+    if event is not None:
+        consumed = code_store.redeem(code.id, **redemption, journal_event=event)
+    else:
+        with transaction.atomic():
+            consumed = code_store.redeem(code.id, **redemption)
+            if consumed:
+                journal.record(EventTag.OIDC_TOKEN_ISSUED, **issued)
     if not consumed:
         # A concurrent request won (handled after the block commits), or the code just expired.
         again = code_store.lookup(code_hash)
