@@ -25,6 +25,10 @@ Appending reads the chain head and writes the next link, so writers must be seri
   compilation and no ``Model.save()``. Per event: 2 round trips inside a transaction, 4 outside
   (BEGIN, head, INSERT, COMMIT).
 
+A caller whose work is itself one statement can append its event in that statement
+(:func:`for_statement`, PostgreSQL outside any transaction): the token endpoint's code
+redemption does, so that redemption and event are one implicit transaction.
+
 Inside a caller's atomic block no savepoint is made: a failing statement marks the caller's
 transaction for rollback, which is what must happen to the caller's work anyway.
 
