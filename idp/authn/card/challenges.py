@@ -119,10 +119,19 @@ def _when(value: Any) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _execute(sql: str, params: list[Any]) -> Any:
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a statement that returns some (SELECT, or RETURNING)."""
+    # Not ``cursor.description`` to tell: psycopg builds a Column object per column each time.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount, (cursor.fetchall() if cursor.description else None)
+        return cursor.fetchall()
+
+
+def _count(sql: str, params: list[Any]) -> int:
+    """The number of rows a statement without result rows changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def browser_hash(secret: str) -> str:
@@ -230,7 +239,7 @@ def _lock_holder(
     key, value = ("id", professional.pk) if professional is not None else ("id_nat", id_nat)
     lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
     sql = _HOLDER_SQL.format(key=key, lock=lock)
-    _count, found = _execute(sql, [_when(timezone.now()), value])
+    found = _rows(sql, [_when(timezone.now()), value])
     if not found:
         return None, []
     holder = professional if professional is not None else HOLDER.instance(found[0])
@@ -288,7 +297,7 @@ def _insert(
     if professional is not None:
         sql += _UNDER_LIMIT_SQL
         params += [professional.pk, _PENDING, _when(now), settings.IDP_CARD_MAX_PENDING]
-    _count, found = _execute(sql + " RETURNING id", params)
+    found = _rows(sql + " RETURNING id", params)
     if not found:
         return None
     challenge.pk = found[0][0]
@@ -327,18 +336,18 @@ def describe(challenge: CardChallenge) -> dict[str, Any]:
 def pending_for(device: CardDevice) -> list[CardChallenge]:
     """What waits for the device's holder, oldest first (the fields :func:`describe` reads)."""
     params = [device.professional_id, _PENDING, _when(timezone.now())]
-    _count, found = _execute(_PENDING_FOR_SQL, params)
+    found = _rows(_PENDING_FOR_SQL, params)
     return [_DESCRIBED.instance(row) for row in found]
 
 
 def _expire(challenge: CardChallenge) -> None:
-    _execute(_EXPIRE_SQL, [_EXPIRED, challenge.pk, _PENDING])
+    _count(_EXPIRE_SQL, [_EXPIRED, challenge.pk, _PENDING])
 
 
 def _holders_challenge(device: CardDevice, public_id: Any) -> CardChallenge:
     if not isinstance(public_id, str) or not 0 < len(public_id) <= 64:
         raise CardError("challenge_not_found")
-    _count, found = _execute(_HOLDERS_SQL, [public_id, device.professional_id])
+    found = _rows(_HOLDERS_SQL, [public_id, device.professional_id])
     if not found:
         raise CardError("challenge_not_found", public_id[:16])
     challenge = CHALLENGE.instance(found[0])
@@ -366,7 +375,7 @@ def _answer(
     sql, params = _ANSWER_SQL, [str(status), failure, device.pk, at, challenge.pk, _PENDING, at]
     if unblocked:
         sql, params = sql + _UNBLOCKED_SQL, [*params, device.pk]
-    done = _execute(sql, params)[0] == 1
+    done = _count(sql, params) == 1
     if done:
         challenge.status, challenge.failure, challenge.device = status, failure, device
         challenge.answered_at = now
@@ -407,7 +416,7 @@ def approve(
     if challenge.number and (not isinstance(number, str) or number != challenge.number):
         _fail(challenge, device, "wrong_number", request)
         raise CardError("wrong_number", challenge.public_id[:16])
-    # The attempt is counted before the PIN is compared (devices.check_pin, smart-card style).
+    # The attempt is counted with the comparison, in one statement (devices.check_pin).
     if not devices.check_pin(device, pin, request=request):
         _fail(challenge, device, "wrong_pin", request)
         if device.blocked_at is not None:
@@ -492,10 +501,7 @@ def status_for_browser(
     """
     if "\x00" in public_id:  # from the URL: no challenge id holds one (PostgreSQL text cannot)
         return None
-    if full:
-        _count, found = _execute(_BROWSER_SQL, [public_id[:64]])
-    else:
-        _count, found = _execute(_STATUS_SQL, [public_id[:64]])
+    found = _rows(_BROWSER_SQL if full else _STATUS_SQL, [public_id[:64]])
     if not found:
         return None
     row = found[0]
@@ -518,7 +524,7 @@ def status_for_browser(
 def consume(challenge: CardChallenge) -> bool:
     """Use an approved challenge's result once (a login or a CIBA token); False if used."""
     now = timezone.now()
-    done = _execute(_CONSUME_SQL, [_when(now), challenge.pk, _APPROVED])[0] == 1
+    done = _count(_CONSUME_SQL, [_when(now), challenge.pk, _APPROVED]) == 1
     if done:
         challenge.consumed_at = now
     return done
