@@ -1,7 +1,8 @@
 """Attack: a stolen phone (its device key) fires many PIN guesses at once, hoping that more of
 them are compared than the attempt counter allows (the counter used to move after the
-comparison). The attempt is now taken before the PIN is compared, like a smart card: however
-many guesses race, at most IDP_CARD_MAX_PIN_FAILURES are compared, then the device is blocked.
+comparison). No PIN is compared without its attempt counted, like a smart card (one statement
+counts and compares): however many guesses race, at most IDP_CARD_MAX_PIN_FAILURES are
+compared, then the device is blocked.
 """
 
 from __future__ import annotations

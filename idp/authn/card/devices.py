@@ -100,62 +100,58 @@ def register(
     return device
 
 
-def pin_matches(device: CardDevice, pin: Any) -> bool:
-    """The PIN compared with the stored hash only (no counter moves: see :func:`check_pin`)."""
-    return isinstance(pin, str) and pins.matches(pin, device.pin_salt, device.pin_hash)
-
-
 def check_pin(device: CardDevice, pin: Any, *, request: Any = None) -> bool:
-    """Compare the PIN as a smart card does: the attempt is counted *before* the comparison.
+    """Compare the PIN as a smart card does: no comparison without the attempt counted.
 
-    A conditional UPDATE takes one attempt (``pin_failures + 1``) only while the device is not
-    blocked and under ``IDP_CARD_MAX_PIN_FAILURES``; no PIN is compared without it, so concurrent
-    guesses can never test more PINs than the limit. A right PIN then gives the attempt back
-    (the counter restarts at 0); a wrong one that used the last attempt blocks the device.
-    Returns whether the PIN matched.
+    One conditional UPDATE, atomic under the row's lock, both counts and compares: while the
+    device is not blocked and under ``IDP_CARD_MAX_PIN_FAILURES``, a right PIN restarts the
+    counter at 0, a wrong one adds 1 and, if that was the last attempt, blocks the device; a
+    device without an attempt left is not compared at all. So concurrent guesses can never test
+    more PINs than the limit (tests/security/test_card_pin_burst.py), and no failure can come
+    between a comparison and its count. What the database compares is the keyed hash of the
+    presented PIN (:func:`pin.hash_pin`): without the server's key its timing tells nothing
+    about other PINs. Returns whether the PIN matched.
     """
     limit = settings.IDP_CARD_MAX_PIN_FAILURES
-    # Raw statements on this path (every card login): the ORM's UPDATE compilation cost more
-    # than the statements themselves.
-    if _execute(_TAKE_ATTEMPT_SQL, [device.pk, limit]) != 1:
+    presented = pins.presented_hash(pin, device.pin_salt)
+    now = timezone.now()
+    blocked_at = connection.ops.adapt_datetimefield_value(now)
+    # A raw statement on this path (every card login): the ORM's UPDATE compilation cost more
+    # than the statement itself, and one statement is one round trip and one commit.
+    with connection.cursor() as cursor:
+        cursor.execute(_ATTEMPT_SQL, [presented, presented, limit, blocked_at, device.pk, limit])
+        counted = cursor.fetchall()
+    if not counted:  # blocked, or no attempt left: nothing compared
         device.refresh_from_db(fields=["pin_failures", "blocked_at"])
         return False
-    if pin_matches(device, pin):
-        _execute(_GIVE_BACK_SQL, [device.pk])
-        device.pin_failures = 0
+    ((failures, blocked),) = counted
+    device.pin_failures = failures
+    if failures == 0:  # a wrong PIN always leaves at least 1
         return True
-    device.refresh_from_db(fields=["pin_failures", "blocked_at"])
-    if device.pin_failures < limit:
+    if blocked is None:
         return False
-    now = timezone.now()
-    blocked = (
-        CardDevice.objects.filter(pk=device.pk, blocked_at__isnull=True).update(blocked_at=now) == 1
+    device.blocked_at = now
+    journal.record(
+        EventTag.AUTHN_CARD_DEVICE_BLOCKED,
+        actor=f"professional:{device.professional.sub}",
+        subject=f"card_device:{device.kid}",
+        request=request,
+        data={"pin_failures": failures},
     )
-    device.blocked_at = device.blocked_at or now
-    if blocked:
-        journal.record(
-            EventTag.AUTHN_CARD_DEVICE_BLOCKED,
-            actor=f"professional:{device.professional.sub}",
-            subject=f"card_device:{device.kid}",
-            request=request,
-            data={"pin_failures": device.pin_failures},
-        )
     return False
 
 
 _TABLE = CardDevice._meta.db_table
-_TAKE_ATTEMPT_SQL = (
-    f"UPDATE {_TABLE} SET pin_failures = pin_failures + 1"  # noqa: S608 (model metadata only)
+# In SET, the right-hand sides read the row as it was (SQL-92): ``pin_failures + 1`` is the
+# count this attempt makes. blocked_at is NULL before (the WHERE), and stays so unless this
+# wrong PIN used the last attempt.
+_ATTEMPT_SQL = (
+    f"UPDATE {_TABLE} SET"  # noqa: S608 (model metadata only)
+    " pin_failures = CASE WHEN pin_hash = %s THEN 0 ELSE pin_failures + 1 END,"
+    " blocked_at = CASE WHEN pin_hash <> %s AND pin_failures + 1 >= %s THEN %s END"
     " WHERE id = %s AND blocked_at IS NULL AND pin_failures < %s"
+    " RETURNING pin_failures, blocked_at"
 )
-_GIVE_BACK_SQL = f"UPDATE {_TABLE} SET pin_failures = 0 WHERE id = %s"  # noqa: S608
-
-
-def _execute(sql: str, params: list[Any]) -> int:
-    """Run one UPDATE on the default connection; the number of rows it changed."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
 
 
 def revoke(device: CardDevice, *, actor: str, reason: str, request: Any = None) -> bool:

@@ -9,7 +9,6 @@ not share a hash.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from itertools import pairwise
 
@@ -55,8 +54,13 @@ def hash_pin(pin: str, salt: str) -> str:
     return hashing.keyed_hash(f"{salt}:{pin}", purpose=_PURPOSE)
 
 
-def matches(pin: str, salt: str, stored: str) -> bool:
-    """Constant-time comparison of a presented PIN with the stored hash."""
+#: What :func:`presented_hash` gives for what cannot be a PIN: never equal to a stored hash
+#: (those are hexadecimal), so the attempt counts as a wrong PIN.
+NOT_A_PIN = "-"
+
+
+def presented_hash(pin: object, salt: str) -> str:
+    """The stored form of a presented PIN, for a comparison made by the database."""
     if not isinstance(pin, str) or len(pin) > MAX_LENGTH * 4:
-        return False
-    return hmac.compare_digest(hash_pin(pin, salt).encode(), stored.encode())
+        return NOT_A_PIN
+    return hash_pin(pin, salt)

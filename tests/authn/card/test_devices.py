@@ -6,6 +6,7 @@ import pytest
 
 from idp.audit.models import AuditEvent
 from idp.authn.card import devices
+from idp.authn.card.models import CardDevice
 from tests.accounts.factories import make_professional, rpps
 from tests.authn.card.helpers import PIN, enrol
 
@@ -33,6 +34,28 @@ def test_three_wrong_pins_in_a_row_block_the_device(settings):
     assert AuditEvent.objects.filter(tag="authn:card:device_blocked").count() == 1
     # Once blocked, even the right PIN does not match.
     assert not devices.check_pin(device, PIN)
+
+
+@pytest.mark.parametrize("presented", [None, 4826, "", "9" * 40])
+def test_what_is_not_a_pin_counts_as_a_wrong_attempt(presented):
+    device, _phone = enrol(make_professional())
+    assert not devices.check_pin(device, presented)
+    device.refresh_from_db()
+    assert (device.pin_failures, device.blocked_at) == (1, None)
+
+
+def test_the_last_wrong_attempt_blocks_and_is_journaled_with_its_count(settings):
+    settings.IDP_CARD_MAX_PIN_FAILURES = 2
+    device, _phone = enrol(make_professional())
+    assert not devices.check_pin(device, "9999")
+    assert device.blocked_at is None and device.pin_failures == 1
+    assert not devices.check_pin(device, "9998")
+    assert device.blocked_at is not None and device.pin_failures == 2
+    stored = CardDevice.objects.get(pk=device.pk)
+    assert stored.blocked_at is not None and stored.pin_failures == 2
+    (event,) = AuditEvent.objects.filter(tag="authn:card:device_blocked")
+    assert event.data == {"pin_failures": 2}
+    assert event.subject == f"card_device:{device.kid}"
 
 
 def test_an_administrator_unblocks_and_the_counter_restarts():

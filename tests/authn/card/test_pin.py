@@ -40,8 +40,15 @@ def test_the_stored_form_is_salted_and_keyed(settings):
     stored_a = pins.hash_pin("4826", salt_a)
     assert stored_a != pins.hash_pin("4826", salt_b)  # same PIN, different devices
     assert "4826" not in stored_a
-    assert pins.matches("4826", salt_a, stored_a)
-    assert not pins.matches("4827", salt_a, stored_a)
+    assert pins.presented_hash("4826", salt_a) == stored_a
+    assert pins.presented_hash("4827", salt_a) != stored_a
     # Without the server's key (it is in the environment, not the database) the hash is useless.
     settings.IDP_TOKEN_HMAC_KEY = "another-server-key-of-sufficient-length-000000"
-    assert not pins.matches("4826", salt_a, stored_a)
+    assert pins.presented_hash("4826", salt_a) != stored_a
+
+
+@pytest.mark.parametrize("presented", [None, 4826, ["4826"], "4" * 33])
+def test_what_is_not_a_pin_never_matches_a_stored_hash(presented):
+    stored = pins.hash_pin("4826", pins.new_salt())
+    assert pins.presented_hash(presented, "salt") == pins.NOT_A_PIN != stored
+    assert all(c in "0123456789abcdef" for c in stored)  # a stored hash is hexadecimal
