@@ -109,6 +109,13 @@ _ANSWER_SQL = (
 )
 # An approval also requires the device still unblocked (a concurrent wrong PIN may block it).
 _UNBLOCKED_SQL = f" AND EXISTS (SELECT 1 FROM {_D} WHERE id = %s AND blocked_at IS NULL)"  # noqa: S608
+# The answer and its journal event (appended only if the challenge was answered: the scalar
+# subquery in the CASE runs when that branch is taken, never on the ELSE one).
+_ANSWER_JOURNALED_SQL = (
+    "WITH answered AS ({answer} RETURNING id) SELECT COUNT(*),"  # noqa: S608 (constants)
+    " CASE WHEN EXISTS (SELECT 1 FROM answered)"
+    f" THEN (SELECT COUNT(*) FROM {journal.APPEND_FUNCTION_CALL}) ELSE 0 END FROM answered"
+)
 _CONSUME_SQL = (
     f"UPDATE {_C} SET consumed_at = %s WHERE id = %s AND status = %s"  # noqa: S608
     " AND consumed_at IS NULL"
@@ -368,35 +375,49 @@ def _answer(
     failure: str = "",
     *,
     unblocked: bool = False,
+    journal_event: str | None = None,
 ) -> bool:
-    """Answer a pending challenge once (and, ``unblocked``, only if the device is not blocked)."""
+    """Answer a pending challenge once (and, ``unblocked``, only if the device is not blocked).
+
+    ``journal_event`` (``journal.for_statement``, PostgreSQL outside a transaction): the answer's
+    event, appended in the same statement if, and only if, the challenge was answered.
+    """
     now = timezone.now()
     at = _when(now)
     sql, params = _ANSWER_SQL, [str(status), failure, device.pk, at, challenge.pk, _PENDING, at]
     if unblocked:
         sql, params = sql + _UNBLOCKED_SQL, [*params, device.pk]
-    done = _count(sql, params) == 1
+    if journal_event is None:
+        done = _count(sql, params) == 1
+    else:
+        done = _rows(_ANSWER_JOURNALED_SQL.format(answer=sql), [*params, journal_event])[0][0] == 1
     if done:
         challenge.status, challenge.failure, challenge.device = status, failure, device
         challenge.answered_at = now
     return done
 
 
-def _journal(
-    tag: EventTag, challenge: CardChallenge, device: CardDevice, request: Any, **data: Any
-) -> None:
-    journal.record(
-        tag,
-        actor=f"card_device:{device.kid}",
-        subject=f"professional:{device.professional.sub}",
-        request=request,
-        data={
+def _event(
+    challenge: CardChallenge, device: CardDevice, request: Any, **data: Any
+) -> dict[str, Any]:
+    """A challenge event's fields, for ``journal.record`` or ``journal.for_statement``."""
+    return {
+        "actor": f"card_device:{device.kid}",
+        "subject": f"professional:{device.professional.sub}",
+        "request": request,
+        "data": {
             "challenge": challenge.public_id[:16],
             "purpose": challenge.purpose,
             "client_id": challenge.client_id,
             **data,
         },
-    )
+    }
+
+
+def _journal(
+    tag: EventTag, challenge: CardChallenge, device: CardDevice, request: Any, **data: Any
+) -> None:
+    journal.record(tag, **_event(challenge, device, request, **data))
 
 
 def _fail(challenge: CardChallenge, device: CardDevice, failure: str, request: Any) -> None:
@@ -423,15 +444,18 @@ def approve(
             raise CardError("device_blocked", f"device {device.pk}")
         left = max(0, settings.IDP_CARD_MAX_PIN_FAILURES - device.pin_failures)
         raise CardError("wrong_pin", challenge.public_id[:16], attempts_left=left)
-    if not _answer(challenge, device, ChallengeStatus.APPROVED, unblocked=True):
+    # The approval and its event in one statement where the journal allows it (one round trip
+    # and one commit); elsewhere the event follows the approval.
+    approved = _event(challenge, device, request, acr=challenge.acr)
+    event = journal.for_statement(EventTag.AUTHN_CARD_APPROVED, **approved)
+    if not _answer(
+        challenge, device, ChallengeStatus.APPROVED, unblocked=True, journal_event=event
+    ):
         raise CardError("challenge_answered", challenge.public_id[:16])
-    _approved(challenge, device, request)
-    return challenge
-
-
-def _approved(challenge: CardChallenge, device: CardDevice, request: Any) -> None:
-    _journal(EventTag.AUTHN_CARD_APPROVED, challenge, device, request, acr=challenge.acr)
+    if event is None:
+        journal.record(EventTag.AUTHN_CARD_APPROVED, **approved)
     challenge_answered.send(sender=CardChallenge, challenge=challenge)
+    return challenge
 
 
 def deny(
