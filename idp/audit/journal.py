@@ -27,7 +27,8 @@ Appending reads the chain head and writes the next link, so writers must be seri
 
 A caller whose work is itself one statement can append its event in that statement
 (:func:`for_statement`, PostgreSQL outside any transaction): the token endpoint's code
-redemption does, so that redemption and event are one implicit transaction.
+redemption and the card app's approval do, so that the work and its event are one implicit
+transaction.
 
 Inside a caller's atomic block no savepoint is made: a failing statement marks the caller's
 transaction for rollback, which is what must happen to the caller's work anyway.

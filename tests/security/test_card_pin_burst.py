@@ -69,7 +69,7 @@ def test_a_burst_of_wrong_pins_is_counted_up_to_the_limit_and_blocks(settings):
 
 
 @pytest.mark.django_db
-def test_one_at_a_time_the_right_pin_gives_its_attempt_back():
+def test_one_at_a_time_the_right_pin_resets_the_counter():
     device, _phone = enrol(make_professional())
     assert devices.check_pin(device, "5190") is False
     assert devices.check_pin(device, "5191") is False

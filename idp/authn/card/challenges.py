@@ -389,6 +389,8 @@ def _answer(
         sql, params = sql + _UNBLOCKED_SQL, [*params, device.pk]
     if journal_event is None:
         done = _count(sql, params) == 1
+    elif connection.vendor != "postgresql":
+        raise ValueError("a journal event in the answer's statement is PostgreSQL's")
     else:
         done = _rows(_ANSWER_JOURNALED_SQL.format(answer=sql), [*params, journal_event])[0][0] == 1
     if done:

@@ -125,12 +125,12 @@ def check_pin(device: CardDevice, pin: Any, *, request: Any = None) -> bool:
         device.refresh_from_db(fields=["pin_failures", "blocked_at"])
         return False
     ((failures, blocked),) = counted
-    device.pin_failures = failures
+    # The row as the statement left it (it was unblocked: the WHERE), not as it was loaded.
+    device.pin_failures, device.blocked_at = failures, (None if blocked is None else now)
     if failures == 0:  # a wrong PIN always leaves at least 1
         return True
     if blocked is None:
         return False
-    device.blocked_at = now
     journal.record(
         EventTag.AUTHN_CARD_DEVICE_BLOCKED,
         actor=f"professional:{device.professional.sub}",

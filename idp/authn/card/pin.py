@@ -61,6 +61,8 @@ NOT_A_PIN = "-"
 
 def presented_hash(pin: object, salt: str) -> str:
     """The stored form of a presented PIN, for a comparison made by the database."""
-    if not isinstance(pin, str) or len(pin) > MAX_LENGTH * 4:
+    # A PIN is ASCII digits; anything else (a lone surrogate could not even be encoded) is a
+    # wrong PIN, counted as one.
+    if not isinstance(pin, str) or len(pin) > MAX_LENGTH * 4 or not pin.isascii():
         return NOT_A_PIN
     return hash_pin(pin, salt)

@@ -7,13 +7,14 @@ import pytest
 from django.db import connection
 from django.test import Client as BrowserClient
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from idp.audit import journal
 from idp.audit.models import AuditEvent
 from idp.audit.tags import EventTag
 from idp.audit.verify import verify_chain
 from idp.authn.card import challenges
-from idp.authn.card.models import CardChallenge, ChallengeStatus
+from idp.authn.card.models import CardChallenge, CardDevice, ChallengeStatus
 from tests.authn.card import login_flow as flow
 from tests.authn.card.helpers import PIN, enrol
 from tests.oidc.factories import make_client, make_doctor_with_two_activities
@@ -53,6 +54,17 @@ def test_an_approval_is_journaled_once_on_every_database(client, started):
     assert AuditEvent.objects.filter(tag=APPROVED).count() == 1
 
 
+@pytest.mark.django_db
+def test_a_pin_that_is_no_text_fails_the_challenge_as_a_wrong_pin(client, started):
+    """A lone surrogate passes JSON decoding but cannot be encoded: a wrong PIN, not a 500."""
+    device, phone, body = started
+    answer = flow.approve(client, phone, body["challenge"], body["number"], "\ud800")
+    assert answer.status_code == 403 and answer.json()["error"] == "wrong_pin"
+    device.refresh_from_db()
+    assert device.pin_failures == 1
+    assert CardChallenge.objects.get(public_id=body["challenge"]).failure == "wrong_pin"
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="one statement for both is PostgreSQL's"
 )
@@ -73,3 +85,34 @@ def test_a_challenge_not_answered_appends_nothing(started):
     assert AuditEvent.objects.count() == before
     assert CardChallenge.objects.get(pk=challenge.pk).status == ChallengeStatus.DENIED
     assert verify_chain().ok
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="one statement for both is PostgreSQL's"
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_by_a_device_blocked_meanwhile_appends_nothing(started):
+    device, _phone, body = started
+    challenge = CardChallenge.objects.get(public_id=body["challenge"])
+    CardDevice.objects.filter(pk=device.pk).update(blocked_at=timezone.now())
+    before = AuditEvent.objects.count()
+    event = journal.for_statement(EventTag.AUTHN_CARD_APPROVED, actor="card_device:x")
+
+    answered = challenges._answer(
+        challenge, device, ChallengeStatus.APPROVED, unblocked=True, journal_event=event
+    )
+
+    assert answered is False
+    assert AuditEvent.objects.count() == before
+    assert CardChallenge.objects.get(pk=challenge.pk).status == ChallengeStatus.PENDING
+    assert verify_chain().ok
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the other databases' side")
+@pytest.mark.django_db
+def test_elsewhere_the_answer_takes_no_statement_event(started):
+    device, _phone, body = started
+    challenge = CardChallenge.objects.get(public_id=body["challenge"])
+    with pytest.raises(ValueError):
+        challenges._answer(challenge, device, ChallengeStatus.APPROVED, journal_event="[]")
+    assert CardChallenge.objects.get(pk=challenge.pk).status == ChallengeStatus.PENDING

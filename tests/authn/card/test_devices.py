@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from idp.audit.models import AuditEvent
 from idp.authn.card import devices
@@ -36,7 +37,17 @@ def test_three_wrong_pins_in_a_row_block_the_device(settings):
     assert not devices.check_pin(device, PIN)
 
 
-@pytest.mark.parametrize("presented", [None, 4826, "", "9" * 40])
+def test_after_a_wrong_pin_the_device_in_memory_is_what_the_database_holds():
+    device, _phone = enrol(make_professional())
+    device.blocked_at = timezone.now()  # stale: an administrator unblocked it since it was read
+    assert not devices.check_pin(device, "9999")
+    assert (device.pin_failures, device.blocked_at) == (1, None)
+
+
+FULLWIDTH_4826 = "\uff14\uff18\uff12\uff16"  # digits, but not ASCII ones
+
+
+@pytest.mark.parametrize("presented", [None, 4826, "", "9" * 40, "48\ud82626", FULLWIDTH_4826])
 def test_what_is_not_a_pin_counts_as_a_wrong_attempt(presented):
     device, _phone = enrol(make_professional())
     assert not devices.check_pin(device, presented)

@@ -47,7 +47,10 @@ def test_the_stored_form_is_salted_and_keyed(settings):
     assert pins.presented_hash("4826", salt_a) != stored_a
 
 
-@pytest.mark.parametrize("presented", [None, 4826, ["4826"], "4" * 33])
+FULLWIDTH_4826 = "\uff14\uff18\uff12\uff16"  # digits, but not ASCII ones
+
+
+@pytest.mark.parametrize("presented", [None, 4826, ["4826"], "4" * 33, "\ud800", FULLWIDTH_4826])
 def test_what_is_not_a_pin_never_matches_a_stored_hash(presented):
     stored = pins.hash_pin("4826", pins.new_salt())
     assert pins.presented_hash(presented, "salt") == pins.NOT_A_PIN != stored
