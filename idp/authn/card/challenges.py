@@ -28,6 +28,7 @@ from idp.accounts.models import Professional
 from idp.audit import journal
 from idp.audit.tags import EventTag
 from idp.authn.card import devices, push
+from idp.authn.card.device_auth import JoinedRead
 from idp.authn.card.errors import CardError
 from idp.authn.card.models import (
     CardChallenge,
@@ -340,21 +341,63 @@ def describe(challenge: CardChallenge) -> dict[str, Any]:
     }
 
 
-def pending_for(device: CardDevice) -> list[CardChallenge]:
-    """What waits for the device's holder, oldest first (the fields :func:`describe` reads)."""
-    params = [device.professional_id, _PENDING, _when(timezone.now())]
-    found = _rows(_PENDING_FOR_SQL, params)
+def pending_for(
+    device: CardDevice, found: list[tuple[Any, ...]] | None = None
+) -> list[CardChallenge]:
+    """What waits for the device's holder, oldest first (the fields :func:`describe` reads).
+
+    ``found``: the rows of :func:`pending_read` made with the device's lookup (else read now).
+    """
+    if found is None:
+        params = [device.professional_id, _PENDING, _when(timezone.now())]
+        found = _rows(_PENDING_FOR_SQL, params)
     return [_DESCRIBED.instance(row) for row in found]
+
+
+def pending_read() -> JoinedRead:
+    """:func:`pending_for`'s read, for the device's lookup to make (``GET challenges``)."""
+    return JoinedRead(
+        join=f"LEFT JOIN {_C} c ON c.professional_id = d.professional_id"
+        " AND c.status = %s AND c.expires_at > %s",
+        columns=_DESCRIBED.sql,
+        params=(_PENDING, _when(timezone.now())),
+        order="c.created_at",
+        key=_DESCRIBED.attnames.index("id"),
+    )
+
+
+def holders_read(challenge_id: Any) -> JoinedRead | None:
+    """The holder's challenge ``challenge_id`` as :func:`approve` and :func:`deny` read it, for
+    the device's lookup to make (None for an id no challenge can have: they refuse it)."""
+    if not _is_public_id(challenge_id):
+        return None
+    return JoinedRead(
+        join=f"LEFT JOIN {_C} c ON c.public_id = %s AND c.professional_id = d.professional_id",
+        columns=CHALLENGE.sql,
+        params=(challenge_id,),
+        key=CHALLENGE.attnames.index("id"),
+    )
+
+
+def _is_public_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64
 
 
 def _expire(challenge: CardChallenge) -> None:
     _count(_EXPIRE_SQL, [_EXPIRED, challenge.pk, _PENDING])
 
 
-def _holders_challenge(device: CardDevice, public_id: Any) -> CardChallenge:
-    if not isinstance(public_id, str) or not 0 < len(public_id) <= 64:
+def _holders_challenge(
+    device: CardDevice, public_id: Any, found: list[tuple[Any, ...]] | None = None
+) -> CardChallenge:
+    """The device's holder's challenge ``public_id``, still pending; raises :class:`CardError`.
+
+    ``found``: the rows of :func:`holders_read` made with the device's lookup (else read now).
+    """
+    if not _is_public_id(public_id):
         raise CardError("challenge_not_found")
-    found = _rows(_HOLDERS_SQL, [public_id, device.professional_id])
+    if found is None:
+        found = _rows(_HOLDERS_SQL, [public_id, device.professional_id])
     if not found:
         raise CardError("challenge_not_found", public_id[:16])
     challenge = CHALLENGE.instance(found[0])
@@ -429,13 +472,20 @@ def _fail(challenge: CardChallenge, device: CardDevice, failure: str, request: A
 
 
 def approve(
-    device: CardDevice, public_id: Any, *, number: Any, pin: Any, request: Any = None
+    device: CardDevice,
+    public_id: Any,
+    *,
+    number: Any,
+    pin: Any,
+    request: Any = None,
+    found: list[tuple[Any, ...]] | None = None,
 ) -> CardChallenge:
     """The holder picked ``number`` and typed ``pin`` on ``device``; raises :class:`CardError`.
 
     A CIBA challenge with a free-text binding message has no number (``choices`` is empty).
+    ``found``: the challenge as :func:`holders_read` read it with the device (else read now).
     """
-    challenge = _holders_challenge(device, public_id)
+    challenge = _holders_challenge(device, public_id, found)
     if challenge.number and (not isinstance(number, str) or number != challenge.number):
         _fail(challenge, device, "wrong_number", request)
         raise CardError("wrong_number", challenge.public_id[:16])
@@ -461,10 +511,18 @@ def approve(
 
 
 def deny(
-    device: CardDevice, public_id: Any, *, reason: Any = "", request: Any = None
+    device: CardDevice,
+    public_id: Any,
+    *,
+    reason: Any = "",
+    request: Any = None,
+    found: list[tuple[Any, ...]] | None = None,
 ) -> CardChallenge:
-    """The holder refused: journaled as a possible fraud report (someone else tried to log in)."""
-    challenge = _holders_challenge(device, public_id)
+    """The holder refused: journaled as a possible fraud report (someone else tried to log in).
+
+    ``found``: as for :func:`approve`.
+    """
+    challenge = _holders_challenge(device, public_id, found)
     if not _answer(challenge, device, ChallengeStatus.DENIED, "denied"):
         raise CardError("challenge_answered", challenge.public_id[:16])
     _journal(

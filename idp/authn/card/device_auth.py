@@ -58,12 +58,35 @@ SIGNATURE_ERRORS = frozenset(
 
 @dataclass(frozen=True)
 class SignedRequest:
-    """A verified request: the device (enrolled), or the new public key (registration)."""
+    """A verified request: the device (enrolled), or the new public key (registration).
+
+    ``joined``: the rows of the view's :class:`JoinedRead`, if it asked for one (else None).
+    """
 
     device: CardDevice | None
     jwk: dict[str, Any] | None
     kid: str
     jti: str
+    joined: list[tuple[Any, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class JoinedRead:
+    """What a view reads first, read with the device in the same statement (one round trip).
+
+    ``join`` is a ``LEFT JOIN`` clause on the device row (alias ``d``) whose ``%s`` take
+    ``params``, ``columns`` what it selects, ``order`` an optional ``ORDER BY`` list, and
+    ``key`` the position in ``columns`` of a column that is never NULL in a joined row (rows
+    whose ``key`` is NULL are the LEFT JOIN's "nothing matched" and are dropped). The rows are
+    handed to the view only once the signature is verified; until then they are unread, as if
+    the view had not queried yet.
+    """
+
+    join: str
+    columns: str
+    params: tuple[Any, ...] = ()
+    order: str = ""
+    key: int = 0
 
 
 def body_hash(body: bytes) -> str:
@@ -141,22 +164,51 @@ _DEVICE_SQL = (
 _TOUCH_SQL = f"UPDATE {CardDevice._meta.db_table} SET last_used_at = %s WHERE id = %s"  # noqa: S608
 
 
+_JOINED_WIDTH = DEVICE.width + PROFESSIONAL.width
+
+
 def load_device(kid: str) -> CardDevice | None:
     """The device with this key id and its professional, in one statement (never cached: a
     revocation or a block takes effect on the next request)."""
+    device, _joined = _load(kid, None)
+    return device
+
+
+def _load(
+    kid: str, joined: JoinedRead | None
+) -> tuple[CardDevice | None, list[tuple[Any, ...]] | None]:
+    """The device, its professional and, with ``joined``, that read's rows: one statement."""
+    if joined is None:
+        sql, params = _DEVICE_SQL, [kid]
+    else:
+        select, where = _DEVICE_SQL.split(" WHERE ")
+        order = f" ORDER BY {joined.order}" if joined.order else ""
+        sql = (
+            select.replace(" FROM ", f", {joined.columns} FROM ", 1)
+            + f" {joined.join} WHERE {where}{order}"
+        )
+        params = [*joined.params, kid]
     with connection.cursor() as cursor:
-        cursor.execute(_DEVICE_SQL, [kid])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    if not found:
+        return None, None
+    row = found[0]
     device = DEVICE.instance(row)
     device.professional = PROFESSIONAL.instance(row, DEVICE.width)
-    return device
+    if joined is None:
+        return device, None
+    key = _JOINED_WIDTH + joined.key
+    return device, [r[_JOINED_WIDTH:] for r in found if r[key] is not None]
 
 
 def usable_device(kid: str) -> CardDevice:
     """The enrolled device with this key id, if it may still act; raises :class:`CardError`."""
-    device = load_device(kid)
+    return _usable(kid, None)[0]
+
+
+def _usable(kid: str, joined: JoinedRead | None) -> tuple[CardDevice, list[tuple[Any, ...]] | None]:
+    device, rows_found = _load(kid, joined)
     if device is None:
         raise CardError("unknown_device", f"kid {kid[:16]!r}")
     status = device.status
@@ -164,20 +216,24 @@ def usable_device(kid: str) -> CardDevice:
         raise CardError(f"device_{status}", f"device {device.pk}")
     if not device.professional.is_active:
         raise CardError("account_inactive", f"professional {device.professional_id}")
-    return device
+    return device, rows_found
 
 
-def authenticate(request: HttpRequest, *, registration: bool = False) -> SignedRequest:
+def authenticate(
+    request: HttpRequest, *, registration: bool = False, joined: JoinedRead | None = None
+) -> SignedRequest:
     """Verify the request's device signature and claims; raises :class:`CardError` (401/403).
 
     Nothing is recorded yet: :func:`consume` then makes the ``jti`` single use. Split so that
     only a verified signature can record a ``jti`` (nobody burns a device's next request) and
     so that the caller can read its rate limit in the same round trip as the ``jti``.
+    ``joined``: a read of the view's made with the device's (:class:`JoinedRead`).
     """
     token = _token(request)
     header = _unverified_header(token)
     device: CardDevice | None = None
     jwk: dict[str, Any] | None = None
+    rows_found: list[tuple[Any, ...]] | None = None
     if registration:
         if "kid" in header or "jwk" not in header:
             raise CardError("invalid_signature", "registration must carry jwk, not kid")
@@ -188,7 +244,7 @@ def authenticate(request: HttpRequest, *, registration: bool = False) -> SignedR
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid or "jwk" in header:
             raise CardError("invalid_signature", "kid missing")
-        device = usable_device(kid)
+        device, rows_found = _usable(kid, joined)
         key = import_public_key(device.public_jwk)
     try:
         signed = jws.deserialize_compact(token, key, algorithms=[ALGORITHM])
@@ -198,7 +254,7 @@ def authenticate(request: HttpRequest, *, registration: bool = False) -> SignedR
     if not isinstance(claims, dict):
         raise CardError("invalid_signature", "payload is not an object")
     _check_claims(request, claims)
-    return SignedRequest(device=device, jwk=jwk, kid=kid, jti=claims["jti"])
+    return SignedRequest(device=device, jwk=jwk, kid=kid, jti=claims["jti"], joined=rows_found)
 
 
 def consume(signed: SignedRequest, *, unless_blocked: tuple[FailureLimiter, str]) -> None:

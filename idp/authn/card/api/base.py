@@ -109,9 +109,17 @@ def _refusal(
 
 
 def endpoint(
-    *methods: str, signed: bool = True, registration: bool = False
+    *methods: str,
+    signed: bool = True,
+    registration: bool = False,
+    joined: Callable[..., device_auth.JoinedRead | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
-    """Make a view an app API endpoint (see the module docstring)."""
+    """Make a view an app API endpoint (see the module docstring).
+
+    ``joined``: given the view's URL arguments, a read the view makes first
+    (:class:`~idp.authn.card.device_auth.JoinedRead`), done with the device's lookup; its rows
+    are in ``request.card.joined``.
+    """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -140,7 +148,11 @@ def endpoint(
                 request.card_json = _json_body(request)  # type: ignore[attr-defined]
                 card = None
                 if signed:
-                    card = device_auth.authenticate(request, registration=registration)
+                    card = device_auth.authenticate(
+                        request,
+                        registration=registration,
+                        joined=joined(*args, **kwargs) if joined is not None else None,
+                    )
                     limiter_read = True
                     device_auth.consume(
                         card, unless_blocked=(limits.BAD_REQUESTS_PER_ADDRESS, address)

@@ -44,10 +44,14 @@ def _string(body: dict[str, Any], name: str, *, required: bool = True, limit: in
 
 
 # --- challenges ----------------------------------------------------------------------------------
-@endpoint("GET")
+def _joined(request: HttpRequest) -> list[tuple[Any, ...]] | None:
+    return request.card.joined  # type: ignore[attr-defined]
+
+
+@endpoint("GET", joined=challenges.pending_read)
 def pending_challenges(request: HttpRequest) -> dict[str, Any]:
     """``GET challenges``: what waits for the holder, oldest first."""
-    waiting = challenges.pending_for(_device(request))
+    waiting = challenges.pending_for(_device(request), _joined(request))
     return {"challenges": [challenges.describe(c) for c in waiting]}
 
 
@@ -58,22 +62,27 @@ def scan(request: HttpRequest) -> dict[str, Any]:
     return challenges.describe(challenges.scan(_device(request), qr, request=request))
 
 
-@endpoint("POST")
+@endpoint("POST", joined=challenges.holders_read)
 def approve(request: HttpRequest, challenge_id: str) -> dict[str, Any]:
     """``POST challenges/<id>/approve {number, pin}``."""
     body = request.card_json  # type: ignore[attr-defined]
     # No number for a CIBA challenge with a free-text binding message (nothing to pick).
     number = _string(body, "number", required=False, limit=8)
     pin = _string(body, "pin", limit=32)
-    challenges.approve(_device(request), challenge_id, number=number, pin=pin, request=request)
+    challenges.approve(
+        _device(request), challenge_id, number=number, pin=pin, request=request,
+        found=_joined(request),
+    )  # fmt: skip
     return {"status": "approved"}
 
 
-@endpoint("POST")
+@endpoint("POST", joined=challenges.holders_read)
 def deny(request: HttpRequest, challenge_id: str) -> dict[str, Any]:
     """``POST challenges/<id>/deny {reason?}``: journaled as a possible fraud report."""
     reason = _string(request.card_json, "reason", required=False, limit=200)  # type: ignore[attr-defined]
-    challenges.deny(_device(request), challenge_id, reason=reason, request=request)
+    challenges.deny(
+        _device(request), challenge_id, reason=reason, request=request, found=_joined(request)
+    )
     return {"status": "denied"}
 
 
