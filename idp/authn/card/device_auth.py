@@ -157,10 +157,12 @@ DEVICE = rows.Columns(CardDevice, "d")
 PROFESSIONAL = rows.Columns(
     Professional, "p", ("id", "sub", "id_nat", "status", "suspended_at", "deactivated_at")
 )
-_DEVICE_SQL = (
-    f"SELECT {DEVICE.sql}, {PROFESSIONAL.sql} FROM {CardDevice._meta.db_table} d "  # noqa: S608
-    f"JOIN {Professional._meta.db_table} p ON p.id = d.professional_id WHERE d.kid = %s"
+_DEVICE_COLUMNS = f"{DEVICE.sql}, {PROFESSIONAL.sql}"
+_DEVICE_FROM = (
+    f"FROM {CardDevice._meta.db_table} d "
+    f"JOIN {Professional._meta.db_table} p ON p.id = d.professional_id"
 )
+_DEVICE_SQL = f"SELECT {_DEVICE_COLUMNS} {_DEVICE_FROM} WHERE d.kid = %s"
 _TOUCH_SQL = f"UPDATE {CardDevice._meta.db_table} SET last_used_at = %s WHERE id = %s"  # noqa: S608
 
 
@@ -181,11 +183,10 @@ def _load(
     if joined is None:
         sql, params = _DEVICE_SQL, [kid]
     else:
-        select, where = _DEVICE_SQL.split(" WHERE ")
         order = f" ORDER BY {joined.order}" if joined.order else ""
         sql = (
-            select.replace(" FROM ", f", {joined.columns} FROM ", 1)
-            + f" {joined.join} WHERE {where}{order}"
+            f"SELECT {_DEVICE_COLUMNS}, {joined.columns} {_DEVICE_FROM} {joined.join}"
+            f" WHERE d.kid = %s{order}"
         )
         params = [*joined.params, kid]
     with connection.cursor() as cursor:
