@@ -154,6 +154,17 @@ def record(
 APPEND_FUNCTION_CALL = "caducee_audit_append(%s::jsonb)"
 
 
+def append_if_any(cte: str) -> str:
+    """An SQL expression appending :func:`for_statement`'s event (its one ``%s``) only if the
+    common table expression ``cte`` of the same statement returned a row (the work was done);
+    its value is the number of events appended. The scalar subquery is uncorrelated, so
+    PostgreSQL runs it when the CASE first needs it: never on the ELSE branch."""
+    return (
+        f"CASE WHEN EXISTS (SELECT 1 FROM {cte})"  # noqa: S608 (a CTE name of the caller's SQL)
+        f" THEN (SELECT COUNT(*) FROM {APPEND_FUNCTION_CALL}) ELSE 0 END"
+    )
+
+
 def for_statement(
     tag: EventTag,
     *,

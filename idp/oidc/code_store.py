@@ -79,12 +79,8 @@ WITH consumed AS (
 )
 SELECT COUNT(*){{journal}} FROM consumed
 """  # noqa: S608
-# The code's journal event in the same statement, appended only if the code was consumed (an
-# uncorrelated scalar subquery runs when the CASE first needs it, i.e. never on the ELSE branch).
-_APPEND = journal.APPEND_FUNCTION_CALL
-_REDEEM_JOURNAL_PG = f""",
-    CASE WHEN EXISTS (SELECT 1 FROM consumed) THEN (SELECT COUNT(*) FROM {_APPEND}) ELSE 0 END
-"""  # noqa: S608 (constants only)
+# The code's journal event in the same statement, appended only if the code was consumed.
+_REDEEM_JOURNAL_PG = f", {journal.append_if_any('consumed')}"
 _REDEEM_REFRESH_PG = f""", refresh AS (
     INSERT INTO {_RT} ({_RT_COLUMNS})
     SELECT %s, {_INHERITED}, %s, %s, %s FROM consumed

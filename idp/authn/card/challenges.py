@@ -110,12 +110,10 @@ _ANSWER_SQL = (
 )
 # An approval also requires the device still unblocked (a concurrent wrong PIN may block it).
 _UNBLOCKED_SQL = f" AND EXISTS (SELECT 1 FROM {_D} WHERE id = %s AND blocked_at IS NULL)"  # noqa: S608
-# The answer and its journal event (appended only if the challenge was answered: the scalar
-# subquery in the CASE runs when that branch is taken, never on the ELSE one).
+# The answer and its journal event, appended only if the challenge was answered.
 _ANSWER_JOURNALED_SQL = (
-    "WITH answered AS ({answer} RETURNING id) SELECT COUNT(*),"  # noqa: S608 (constants)
-    " CASE WHEN EXISTS (SELECT 1 FROM answered)"
-    f" THEN (SELECT COUNT(*) FROM {journal.APPEND_FUNCTION_CALL}) ELSE 0 END FROM answered"
+    "WITH answered AS ({answer} RETURNING id)"  # noqa: S608 (constants only)
+    f" SELECT COUNT(*), {journal.append_if_any('answered')} FROM answered"
 )
 _CONSUME_SQL = (
     f"UPDATE {_C} SET consumed_at = %s WHERE id = %s AND status = %s"  # noqa: S608

@@ -24,6 +24,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey
 
 from idp.accounts.models import Professional
+from idp.authn.card import challenges
 from idp.authn.card import pin as pins
 from idp.authn.card.models import ActivationMethod, CardDevice
 
@@ -94,6 +95,20 @@ class FakePhone:
             secure=True,
             **headers,
         )
+
+
+def login_challenge(professional: Professional, **fields: Any) -> Any:
+    """A pending login challenge for ``professional``, as the login page's ``POST card`` makes
+    it (their devices must be enrolled)."""
+    challenge, _secret = challenges.create(
+        "login",
+        professional=professional,
+        client_id="dmp",
+        client_name="DMP",
+        browser="Firefox",
+        **fields,
+    )
+    return challenge
 
 
 def enrol(

@@ -9,10 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from idp.audit.models import AuditEvent
-from idp.authn.card import challenges
 from idp.authn.card.models import CardChallenge
 from tests.accounts.factories import make_professional, rpps
-from tests.authn.card.helpers import PIN, enrol
+from tests.authn.card.helpers import PIN, enrol, login_challenge
 
 pytestmark = pytest.mark.django_db
 
@@ -27,13 +26,6 @@ def phone(holder):
     return enrol(holder)[1]
 
 
-def _challenge(pro, **fields):
-    challenge, _secret = challenges.create(
-        "login", professional=pro, client_id="dmp", client_name="DMP", browser="Firefox", **fields
-    )
-    return challenge
-
-
 def test_route_names():
     assert reverse("card_api:challenges") == "/api/card/v1/challenges"
     assert reverse("card_api:challenge_scan") == "/api/card/v1/challenges/scan"
@@ -45,14 +37,14 @@ def test_route_names():
 
 
 def test_lists_only_the_holders_pending_challenges(client, holder, phone):
-    mine = _challenge(holder)
-    answered = _challenge(holder)
+    mine = login_challenge(holder)
+    answered = login_challenge(holder)
     CardChallenge.objects.filter(pk=answered.pk).update(status="denied")
-    expired = _challenge(holder)
+    expired = login_challenge(holder)
     CardChallenge.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(1))
     other = make_professional("8" + rpps(82))
     enrol(other)
-    _challenge(other)
+    login_challenge(other)
     response = phone.call(client, "GET", "challenges")
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -70,7 +62,7 @@ def test_lists_only_the_holders_pending_challenges(client, holder, phone):
 
 
 def test_approve_and_its_audit(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     response = phone.call(
         client,
         "POST",
@@ -96,7 +88,7 @@ def test_approve_and_its_audit(client, holder, phone):
     ],
 )
 def test_malformed_answers_leave_the_challenge_pending(client, holder, phone, body):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     response = phone.call(client, "POST", f"challenges/{challenge.public_id}/approve", body)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
@@ -112,7 +104,7 @@ def test_unknown_challenge(client, phone):
 
 
 def test_deny_without_reason(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     response = phone.call(client, "POST", f"challenges/{challenge.public_id}/deny")
     assert response.status_code == 200 and response.json() == {"status": "denied"}
     assert AuditEvent.objects.get(tag="authn:card:denied").data["possible_fraud"] is True
@@ -121,7 +113,7 @@ def test_deny_without_reason(client, holder, phone):
 
 
 def test_deny_with_a_bad_reason(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     response = phone.call(client, "POST", f"challenges/{challenge.public_id}/deny", {"reason": 5})
     assert response.status_code == 400
     challenge.refresh_from_db()
@@ -129,7 +121,7 @@ def test_deny_with_a_bad_reason(client, holder, phone):
 
 
 def test_methods_and_bodies(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     get = phone.call(client, "GET", f"challenges/{challenge.public_id}/approve")
     assert get.status_code == 405 and get["Allow"] == "POST"
     post = phone.call(client, "POST", "challenges", {})
@@ -153,18 +145,18 @@ def test_unsigned_requests_are_refused(client, holder):
 
 def _challenge_with_device(pro):
     enrol(pro)
-    return _challenge(pro)
+    return login_challenge(pro)
 
 
 def test_a_ciba_challenge_is_listed_with_its_binding_message(client, holder, phone):
-    challenge = _challenge(holder, binding_message="Ordonnance 42")
+    challenge = login_challenge(holder, binding_message="Ordonnance 42")
     CardChallenge.objects.filter(pk=challenge.pk).update(purpose="ciba")
     [shown] = phone.call(client, "GET", "challenges").json()["challenges"]
     assert (shown["purpose"], shown["binding_message"]) == ("ciba", "Ordonnance 42")
 
 
 def test_no_number_for_a_numbered_challenge_fails_it(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     response = phone.call(client, "POST", f"challenges/{challenge.public_id}/approve", {"pin": PIN})
     assert (response.status_code, response.json()["error"]) == (403, "wrong_number")
     challenge.refresh_from_db()

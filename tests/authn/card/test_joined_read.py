@@ -7,10 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from idp.authn.card import challenges
 from idp.authn.card.models import CardChallenge, CardDevice
 from tests.accounts.factories import make_professional, rpps
-from tests.authn.card.helpers import PIN, FakePhone, enrol
+from tests.authn.card.helpers import PIN, FakePhone, enrol, login_challenge
 
 pytestmark = pytest.mark.django_db
 
@@ -27,13 +26,6 @@ def phone(holder):
     return enrol(holder)[1]
 
 
-def _challenge(pro):
-    challenge, _secret = challenges.create(
-        "login", professional=pro, client_id="dmp", client_name="DMP", browser="Firefox"
-    )
-    return challenge
-
-
 def _selects(queries) -> list[str]:
     """The reads of devices or challenges (not the journal's, which SQLite reads from Python)."""
     return [
@@ -45,7 +37,7 @@ def _selects(queries) -> list[str]:
 
 
 def test_the_listing_is_read_with_the_device_in_one_statement(client, holder, phone):
-    first, second = _challenge(holder), _challenge(holder)
+    first, second = login_challenge(holder), login_challenge(holder)
     with CaptureQueriesContext(connection) as queries:
         response = phone.call(client, "GET", "challenges")
     assert response.status_code == 200
@@ -60,7 +52,7 @@ def test_a_holder_with_nothing_pending_gets_an_empty_list(client, phone):
 
 
 def test_an_approval_reads_its_challenge_with_the_device(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     with CaptureQueriesContext(connection) as queries:
         response = phone.call(
             client,
@@ -77,7 +69,7 @@ def test_an_approval_reads_its_challenge_with_the_device(client, holder, phone):
 def test_another_professionals_challenge_is_not_found_and_nothing_moves(client, phone):
     other = make_professional("8" + rpps(92))
     enrol(other)
-    theirs = _challenge(other)
+    theirs = login_challenge(other)
     for action, body in (("approve", {"number": theirs.number, "pin": PIN}), ("deny", {})):
         response = phone.call(client, "POST", f"challenges/{theirs.public_id}/{action}", body)
         assert (response.status_code, response.json()["error"]) == (404, "challenge_not_found")
@@ -86,7 +78,7 @@ def test_another_professionals_challenge_is_not_found_and_nothing_moves(client, 
 
 
 def test_an_id_no_challenge_can_have_is_not_found_without_a_joined_read(client, holder, phone):
-    _challenge(holder)
+    login_challenge(holder)
     with CaptureQueriesContext(connection) as queries:
         response = phone.call(client, "POST", f"challenges/{'x' * 65}/approve", {"pin": PIN})
     assert (response.status_code, response.json()["error"]) == (404, "challenge_not_found")
@@ -94,7 +86,7 @@ def test_an_id_no_challenge_can_have_is_not_found_without_a_joined_read(client, 
 
 
 def test_an_unknown_device_is_refused_before_its_rows_are_used(client, holder, phone):
-    challenge = _challenge(holder)
+    challenge = login_challenge(holder)
     stranger = FakePhone()  # a key never enrolled
     response = stranger.call(
         client,
