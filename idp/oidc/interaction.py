@@ -197,9 +197,14 @@ def pending(request: HttpRequest, txn: str, *, unused: bool = True) -> LoginTran
         raise InvalidTransaction(detail="login transaction malformed or forged") from None
     if req.client is None:
         raise InvalidTransaction(detail="client deactivated during login")
-    if unused and cache.get(_USED_KEY.format(transaction.jti)):
+    if unused and is_used(transaction):
         raise InvalidTransaction(detail="login transaction already used")
     return transaction
+
+
+def is_used(transaction: LoginTransaction) -> bool:
+    """Whether the transaction already answered its client (a read; :func:`consume` decides)."""
+    return bool(cache.get(_USED_KEY.format(transaction.jti)))
 
 
 def consume(transaction: LoginTransaction) -> bool:

@@ -78,12 +78,18 @@ class Tab:
         self.context = context
         self.rp = rp
         self.errors: list[str] = []
+        #: (method, path) of every request the tab made, in order.
+        self.requests: list[tuple[str, str]] = []
         context.set_default_timeout(WAIT_MS)
         self.page: Page = context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         self.page.on("response", self._response)
         self.page.on("requestfailed", self._request_failed)
+        self.page.on(
+            "request",
+            lambda r: self.requests.append((r.method, urllib.parse.urlsplit(r.url).path)),
+        )
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error" and not message.text.startswith("Failed to load resource"):

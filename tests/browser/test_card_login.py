@@ -58,6 +58,10 @@ def test_push_login_continues_by_itself_once_the_phone_approves(
     assert phone.approve(challenge["id"], number, PIN) == {"status": "approved"}
 
     params = tab.landed()  # nobody pressed "continue"
+    # The poll that saw the approval completed the login: the form was not posted.
+    polls = [method for method, path in tab.requests if path.endswith("/status")]
+    assert polls and set(polls) == {"POST"}
+    assert not [path for _method, path in tab.requests if path.endswith("/complete")]
     parts = urllib.parse.urlsplit(page.url)
     assert f"{parts.path}?{parts.query}" in rp_site.paths  # the service's page was loaded
     claims = claims_of(rp, params["code"])

@@ -28,10 +28,13 @@ def test_another_browser_can_neither_poll_nor_complete(client):
     state, snapshot = flow.card_state(), state_snapshot()
     # The victim's URLs, with the attacker's cookie: the transaction is not theirs.
     assert attacker.get(body["status_url"]).status_code in (400, 404)
+    assert attacker.post(body["status_url"]).status_code == 404  # the poll that completes
     assert attacker.post(body["complete_url"]).status_code == 400
     # The victim's challenge under the attacker's own transaction: not this browser's.
     status = attacker.get(f"{own_login}/card/{body['challenge']}/status")
     assert (status.status_code, status.json()["error"]) == (404, "challenge_not_found")
+    polled = attacker.post(f"{own_login}/card/{body['challenge']}/status")
+    assert (polled.status_code, polled.json()["error"]) == (404, "challenge_not_found")
     complete = attacker.post(f"{own_login}/card/{body['challenge']}/complete")
     assert complete.status_code == 404
     # Even with the victim's caducee_txn cookie name but a guessed value.

@@ -3,7 +3,8 @@
 * ``POST card`` (``authn:card_start``): the professional types their idNat; a push challenge goes
   to their phone and the page shows the 2-digit number to pick there.
 * ``POST card/qr`` (``authn:card_qr``): a QR challenge for whoever scans it with an enrolled app.
-* ``GET card/<id>/status`` (``authn:card_status``): ``{status}``, polled by ``card-login.js``.
+* ``GET card/<id>/status`` (``authn:card_status``): ``{status}``; ``card-login.js`` polls it with
+  ``POST``, which also completes the login once the holder approved (``{status, location}``).
 * ``POST card/<id>/complete`` (``authn:card_complete``): the approved challenge is consumed
   once and the login completed (acr ``eidas2``, amr ``pop pin mfa``, authMode ``MOBILE``).
 * ``POST offline`` (``authn:offline``): an offline code (acr ``eidas1``, amr ``otp``).
@@ -31,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -317,28 +319,65 @@ _STATUS_BODIES = {
 
 
 def status(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
-    """``GET card/<id>/status``: ``{"status": "pending" | "approved" | …}`` for this browser."""
-    if request.method != "GET":
-        response = HttpResponseNotAllowed(["GET"])
+    """``GET card/<id>/status``: ``{"status": "pending" | "approved" | …}`` for this browser.
+
+    ``POST``, the waiting page's poll (with the page's CSRF token): the same answer, except that
+    once the holder has approved, that request completes the login as ``POST complete`` would
+    and answers ``{"status": "approved", "location": <the client's redirect>}`` with the SSO
+    session's cookie; the page goes there. One request fewer per login than "poll, see the
+    approval, post the form". A ``form_post`` client, or a completion refused for any reason,
+    gets the plain status, and the page posts its form, which completes or shows why not.
+    """
+    if request.method == "GET":
+        _pending, challenge = _browser_status(request, txn, challenge_id, full=False)
+        response = _status_body(challenge_id, challenge)
+    elif request.method == "POST":
+        response = _poll(request, txn, challenge_id)
     else:
-        try:
-            # The status of this browser's own challenge only: a used transaction can read it,
-            # as it could the moment before, and complete nothing (complete checks).
-            pending = interaction.pending(request, txn, unused=False)
-        except errors.OAuthError:
-            pending = None
-        challenge = (
-            _browser_challenge(request, pending, challenge_id, full=False) if pending else None
-        )
-        if challenge is None:
-            response = error_response(CardError("challenge_not_found", challenge_id[:16]))
-        else:
-            response = HttpResponse(
-                _STATUS_BODIES[challenge.status], content_type="application/json"
-            )
+        response = HttpResponseNotAllowed(["GET", "POST"])
     for name, value in _STATUS_HEADERS.items():
         response[name] = value
     return response
+
+
+def _browser_status(
+    request: HttpRequest, txn: str, challenge_id: str, *, full: bool
+) -> tuple[interaction.LoginTransaction | None, CardChallenge | None]:
+    """The login transaction and this browser's challenge, either None if not found."""
+    try:
+        # The status of this browser's own challenge only: a used transaction can read it,
+        # as it could the moment before, and complete nothing (completing checks).
+        pending = interaction.pending(request, txn, unused=False)
+    except errors.OAuthError:
+        return None, None
+    return pending, _browser_challenge(request, pending, challenge_id, full=full)
+
+
+def _status_body(challenge_id: str, challenge: CardChallenge | None) -> HttpResponse:
+    if challenge is None:
+        return error_response(CardError("challenge_not_found", challenge_id[:16]))
+    return HttpResponse(_STATUS_BODIES[challenge.status], content_type="application/json")
+
+
+@csrf_protect
+def _poll(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
+    # Read with the device and the holder (one statement, as complete reads it): a poll that
+    # sees the approval completes without a second read.
+    pending, challenge = _browser_status(request, txn, challenge_id, full=True)
+    if (
+        pending is not None
+        and challenge is not None
+        and challenge.status == ChallengeStatus.APPROVED
+        and pending.request.response_mode != "form_post"
+        and not interaction.is_used(pending)
+    ):
+        outcome = _finish(request, pending, challenge)
+        location = outcome.get("Location") if outcome.status_code in (302, 303) else None
+        if location:
+            response = JsonResponse({"status": "approved", "location": location})
+            response.cookies = outcome.cookies
+            return response
+    return _status_body(challenge_id, challenge)
 
 
 _FAILURES = {"wrong_number", "wrong_pin"}
@@ -355,6 +394,13 @@ def complete(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
     challenge = _browser_challenge(request, pending, challenge_id)
     if challenge is None:
         return login_page.page(request, pending, error="challenge_not_found", status=404)
+    return _finish(request, pending, challenge)
+
+
+def _finish(
+    request: HttpRequest, pending: interaction.LoginTransaction, challenge: CardChallenge
+) -> HttpResponse:
+    """Complete the login with this browser's ``challenge`` if it was approved, else say why."""
     if challenge.status == ChallengeStatus.PENDING:
         # Without JavaScript the holder presses "continue" themselves, perhaps too early.
         secret = request.POST.get("qr_secret", "")[:64]

@@ -355,7 +355,7 @@ def test_status_is_json_no_store_and_404_for_unknown(browser, rp, doctor, phone)
     unknown = browser.get(f"{login}/card/nope/status")
     assert unknown.status_code == 404
     assert unknown.json()["error"] == "challenge_not_found"
-    assert browser.post(body["status_url"]).status_code == 405
+    assert browser.put(body["status_url"]).status_code == 405
 
 
 def test_complete_needs_a_csrf_token(client, rp, doctor, phone):

@@ -8,6 +8,7 @@ page's middleware would have added (no framing, no content policy needed for JSO
 from __future__ import annotations
 
 import io
+import json
 import sys
 
 import pytest
@@ -15,30 +16,42 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client as BrowserClient
 
+from idp.authn.card.models import CardChallenge
 from idp.core.protocol_handler import ProtocolRouter, is_lean_path
+from idp.oidc import sessions
+from idp.oidc.models import SsoSession
 from idp.wsgi import application
 from tests.authn.card import login_flow as flow
-from tests.authn.card.helpers import enrol
-from tests.oidc.factories import make_client, make_doctor_with_two_activities
+from tests.authn.card.helpers import PIN, enrol
+from tests.oidc.factories import REDIRECT_URI, make_client, make_doctor_with_two_activities
 
 pytestmark = pytest.mark.django_db
 
 
-def _wsgi_get(path: str, cookies: dict[str, str], host: str = "testserver") -> tuple[str, dict]:
+def _wsgi_get(
+    path: str,
+    cookies: dict[str, str],
+    host: str = "testserver",
+    *,
+    method: str = "GET",
+    extra: dict[str, str] | None = None,
+) -> tuple[str, dict]:
     environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "SERVER_NAME": "testserver", "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": host,
         "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+        "CONTENT_LENGTH": "0",
         "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
         "wsgi.url_scheme": "https", "wsgi.multithread": True, "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
+        "wsgi.run_once": False, **(extra or {}),
     }  # fmt: skip
     got: dict = {}
 
     def start_response(status: str, headers: list, exc_info: object = None) -> None:
         got["status"] = status
         got["headers"] = dict(headers)
+        got["cookies"] = [value.strip() for name, value in headers if name == "Set-Cookie"]
 
     # As Django's test client does: the request must not close the test's database connection.
     request_started.disconnect(close_old_connections)
@@ -48,7 +61,7 @@ def _wsgi_get(path: str, cookies: dict[str, str], host: str = "testserver") -> t
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-    return got["status"], {**got["headers"], "body": body}
+    return got["status"], {**got["headers"], "body": body, "cookies": got["cookies"]}
 
 
 def test_status_paths_go_to_the_lean_handler():
@@ -84,3 +97,35 @@ def test_status_through_the_lean_stack_answers_with_the_right_headers():
     assert "no-store" in headers["Cache-Control"]
     status, _headers = _wsgi_get(body["status_url"], cookies, host="evil.example")
     assert status.startswith("400")
+
+
+def test_the_completing_poll_through_the_lean_stack_checks_csrf_and_sets_the_session(
+    client, settings
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    model, _secret = make_client()
+    doctor = make_doctor_with_two_activities()
+    _device, phone = enrol(doctor)
+    browser = BrowserClient(HTTP_USER_AGENT=flow.FIREFOX_WINDOWS)
+    login = flow.begin(browser, model)
+    token = str(browser.get(login).context["csrf_token"])
+    body = flow.start_push(browser, login, doctor.id_nat).json()
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
+    origin = {"HTTP_ORIGIN": "https://testserver", "HTTP_ACCEPT": "application/json"}
+
+    # No CSRF middleware on the lean stack: the view checks the token itself.
+    status, headers = _wsgi_get(body["status_url"], cookies, method="POST", extra=origin)
+    assert status.startswith("403"), headers
+    assert not SsoSession.objects.exists()
+    assert CardChallenge.objects.get().consumed_at is None
+
+    status, headers = _wsgi_get(
+        body["status_url"], cookies, method="POST", extra={**origin, "HTTP_X_CSRFTOKEN": token}
+    )
+    assert status.startswith("200"), headers
+    assert json.loads(headers["body"])["location"].startswith(REDIRECT_URI)
+    assert any(c.startswith(f"{sessions.COOKIE_NAME}=") for c in headers["cookies"])
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "no-store" in headers["Cache-Control"]
+    assert SsoSession.objects.count() == 1

@@ -1,7 +1,10 @@
-/* The card app's waiting page: poll the challenge's status every second and, once the holder
- * answered on the phone (approved, denied, failed) or it expired, submit the page's "continue"
- * form, which completes the login or shows why it did not. Without JavaScript the holder presses
- * that button themselves. A static file: the CSP forbids inline scripts. */
+/* The card app's waiting page: poll the challenge's status every second (POST, with the page's
+ * CSRF token). Once the holder approved on the phone, that poll completes the login and answers
+ * where to go (the client's redirect), and the page goes there. Otherwise, once the holder
+ * answered (denied, failed), the challenge expired, or the login could not complete from the poll
+ * (a form_post client, a refusal), submit the page's "continue" form, which completes the login or
+ * shows why it did not. Without JavaScript the holder presses that button themselves. A static
+ * file: the CSP forbids inline scripts. */
 (function () {
   "use strict";
   var form = document.getElementById("card-complete");
@@ -9,6 +12,7 @@
     return;
   }
   var statusUrl = form.getAttribute("data-status-url");
+  var token = form.querySelector("input[name=csrfmiddlewaretoken]");
   var countdown = document.getElementById("card-countdown");
   var seconds = countdown ? parseInt(countdown.getAttribute("data-seconds"), 10) || 0 : 0;
   var done = false;
@@ -25,19 +29,23 @@
       return;
     }
     fetch(statusUrl, {
+      method: "POST",
       credentials: "same-origin",
       cache: "no-store",
-      headers: { Accept: "application/json" }
+      headers: { Accept: "application/json", "X-CSRFToken": token ? token.value : "" }
     })
       .then(function (response) {
-        if (response.status === 404) {
-          finish(); // the login transaction or the challenge is gone: the page says why
+        if (response.status === 404 || response.status === 403) {
+          finish(); // the transaction or the challenge is gone, or refused: the page says why
           return null;
         }
         return response.ok ? response.json() : null;
       })
       .then(function (body) {
-        if (body && body.status && body.status !== "pending") {
+        if (body && typeof body.location === "string" && body.location) {
+          done = true; // logged in: on to the service
+          window.location.assign(body.location);
+        } else if (body && body.status && body.status !== "pending") {
           finish();
         }
       })
