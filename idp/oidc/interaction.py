@@ -197,14 +197,9 @@ def pending(request: HttpRequest, txn: str, *, unused: bool = True) -> LoginTran
         raise InvalidTransaction(detail="login transaction malformed or forged") from None
     if req.client is None:
         raise InvalidTransaction(detail="client deactivated during login")
-    if unused and is_used(transaction):
+    if unused and cache.get(_USED_KEY.format(transaction.jti)):
         raise InvalidTransaction(detail="login transaction already used")
     return transaction
-
-
-def is_used(transaction: LoginTransaction) -> bool:
-    """Whether the transaction already answered its client (a read; :func:`consume` decides)."""
-    return bool(cache.get(_USED_KEY.format(transaction.jti)))
 
 
 def consume(transaction: LoginTransaction) -> bool:
@@ -236,6 +231,11 @@ def complete_login(
     transaction = checked if checked is not None and checked.txn == txn else pending(request, txn)
     if not professional.is_active:
         raise errors.AccessDenied(detail="inactive professional completed a login")
+    # Used up before anything else: a completion that loses the race for the transaction (a
+    # replay, a second approved challenge of the same login) must not reach the browser's
+    # previous session, whose end is announced outside the database (revocation, back-channel).
+    if not consume(transaction):
+        raise InvalidTransaction(detail="login transaction already used")
     previous = sessions.current(request)
     with journal.batched():
         if previous is not None and previous.professional_id == professional.pk:
@@ -252,26 +252,31 @@ def complete_login(
             session = sessions.start(
                 request, professional=professional, acr=acr, amr=list(amr), auth_mode=auth_mode
             )
-        response = answer(request, transaction, session)
+        response = answer(request, transaction, session, consumed=True)
     response["Cache-Control"] = "no-store"
     sessions.set_cookie(response, session)
     return response
 
 
 def answer(
-    request: HttpRequest, transaction: LoginTransaction, session: SsoSession
+    request: HttpRequest,
+    transaction: LoginTransaction,
+    session: SsoSession,
+    *,
+    consumed: bool = False,
 ) -> HttpResponse:
     """Answer the pending authorization request with ``session`` (RFC 6749 §4.1.2), once.
 
     OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
-    The transaction is used up either way. A second answer (a replayed URL, or two logins racing
-    for one transaction) raises :class:`InvalidTransaction`, so that the caller's transaction
-    (the loser's session, its journal events) rolls back.
+    The transaction is used up either way (``consumed``: the caller already did). A second
+    answer (a replayed URL, or two logins racing for one transaction) raises
+    :class:`InvalidTransaction`, so that the caller's transaction (the loser's session, its
+    journal events) rolls back.
     """
     req = transaction.request
     # Used up first, whatever the answer: a second login racing for the transaction must fail
     # (and roll back its session) on the refusal branch too, not answer the client again.
-    if not consume(transaction):
+    if not consumed and not consume(transaction):
         raise InvalidTransaction(detail="login transaction already used")
     if not acr_satisfies(session.acr, req.essential_acr):
         return refuse(request, errors.UnmetAuthenticationRequirements(), req)

@@ -362,14 +362,16 @@ def _status_body(challenge_id: str, challenge: CardChallenge | None) -> HttpResp
 @csrf_protect
 def _poll(request: HttpRequest, txn: str, challenge_id: str) -> HttpResponse:
     # Read with the device and the holder (one statement, as complete reads it): a poll that
-    # sees the approval completes without a second read.
+    # sees the approval completes without a second read. Whether the transaction is still
+    # unused is not read first: the approval's single use, then the transaction's own (taken
+    # before any session is touched, interaction.complete_login), decide, and a poll that
+    # loses either changes nothing.
     pending, challenge = _browser_status(request, txn, challenge_id, full=True)
     if (
         pending is not None
         and challenge is not None
         and challenge.status == ChallengeStatus.APPROVED
         and pending.request.response_mode != "form_post"
-        and not interaction.is_used(pending)
     ):
         outcome = _finish(request, pending, challenge)
         location = outcome.get("Location") if outcome.status_code in (302, 303) else None
