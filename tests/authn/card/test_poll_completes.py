@@ -188,3 +188,19 @@ def test_a_poll_after_a_refusal_on_the_phone_says_so(client, browser, rp, doctor
     polled = browser.post(body["status_url"], **flow.JSON)
     assert polled.json() == {"status": answer}
     assert _nothing_written() == before
+
+
+def test_the_polls_redis_round_trips(client, browser, rp, doctor, phone):
+    """A poll while the holder has not answered reads no Redis; the poll that completes makes
+    one round trip, the transaction's single use (SET NX), and no "already used" read first."""
+    from tests.redis_round_trips import redis_round_trips
+
+    _login, body = _started(browser, rp[0], doctor)
+    with redis_round_trips() as trips:
+        assert browser.post(body["status_url"], **flow.JSON).json() == {"status": "pending"}
+    assert trips.sent == []
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    with redis_round_trips() as trips:
+        assert "location" in browser.post(body["status_url"], **flow.JSON).json()
+    assert trips.names == [["SET"]]
+    assert ("NX" in trips.sent[0][0]) and ":txn-used:" in trips.sent[0][0][1]
