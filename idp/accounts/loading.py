@@ -1,4 +1,4 @@
-"""A professional with everything their tokens and UserInfo document read, in two statements.
+"""A professional with everything their tokens and UserInfo document read, in one statement.
 
 The token endpoint loads the professional behind a code when their claims are not cached (the
 usual case: a clinician logs in a few times a day, the claims are cached for minutes), and the
@@ -6,12 +6,12 @@ UserInfo endpoint when their document is not. ``Professional.objects.with_userin
 four queries (the professional, then ``prefetch_related`` for exercices, activities and other
 ids), and the ORM spent more CPU compiling and prefetching them than everything else the token
 endpoint does (docs/benchmarks.md, stop 10: 3.4 ms of a login's ~34 in process). Here the
-professional, exercices and activities come in one ``LEFT JOIN`` and the other ids in a second
-statement, both written once (idp/core/rows.py), and the instances are linked as
-``prefetch_related`` links them: ``professional.exercices.all()``, ``exercice.activities.all()``
-and ``professional.other_ids.all()`` answer from memory in registry order (the models'
-``Meta.ordering``), and anything else on those managers (``filter()``…) still queries, scoped
-to its owner, as after a prefetch.
+professional, exercices and activities come in one ``LEFT JOIN`` and the other ids in a ``UNION
+ALL`` of the same statement (one round trip), written once (idp/core/rows.py), and the instances
+are linked as ``prefetch_related`` links them: ``professional.exercices.all()``,
+``exercice.activities.all()`` and ``professional.other_ids.all()`` answer from memory in registry
+order (the models' ``Meta.ordering``), and anything else on those managers (``filter()``…) still
+queries, scoped to its owner, as after a prefetch.
 """
 
 from __future__ import annotations
@@ -31,38 +31,54 @@ _ACTIVITY = rows.Columns(Activity, "a")
 _OTHER_ID = rows.Columns(OtherId, "o")
 
 
-def _ordering(model: type[Model], alias: str) -> str:
-    """``Meta.ordering`` of ``model`` as SQL on ``alias`` (the order prefetching would give)."""
+def _ordering(model: type[Model], columns: rows.Columns, first: int) -> str:
+    """``Meta.ordering`` of ``model`` as positions in the statement's select list (a UNION is
+    ordered by output columns), ``columns`` starting at position ``first``: the order
+    prefetching would give."""
     terms = []
     for name in model._meta.ordering:
         descending = name.startswith("-")
-        column = model._meta.get_field(name.lstrip("-")).column
-        terms.append(f"{alias}.{column}{' DESC' if descending else ''}")
+        attname = model._meta.get_field(name.lstrip("-")).attname
+        terms.append(f"{first + columns.attnames.index(attname)}{' DESC' if descending else ''}")
     return ", ".join(terms)
 
 
-def _joined_sql(lookup: str) -> str:
+# The select list: a row kind (0: the professional with an exercice and an activity, as a LEFT
+# JOIN gives them; 1: an other id), then the columns of each model; a row of one kind has NULL
+# in the other kind's columns.
+_EXERCICE_START = 1 + _PROFESSIONAL.width
+_ACTIVITY_START = _EXERCICE_START + _EXERCICE.width
+_OTHER_ID_START = _ACTIVITY_START + _ACTIVITY.width
+_EXERCICE_ID = _EXERCICE_START + _EXERCICE.attnames.index("id")
+_ACTIVITY_ID = _ACTIVITY_START + _ACTIVITY.attnames.index("id")
+
+
+def _statement(lookup: str) -> str:
+    """One statement for the professional (``lookup`` = the bound value), their exercices and
+    activities, and their other ids: a ``UNION ALL`` of the ``LEFT JOIN`` and the other ids,
+    where two statements would cost two round trips."""
     column = Professional._meta.get_field(lookup).column
-    # Table and column names come from the models' metadata; the value is bound.
+    table = Professional._meta.db_table
+    owner = "%s" if lookup == "id" else f"(SELECT q.id FROM {table} q WHERE q.{column} = %s)"  # noqa: S608
+    no_other_id = ", ".join(["NULL"] * _OTHER_ID.width)
+    no_professional = ", ".join(["NULL"] * (_OTHER_ID_START - 1))
+    # Table and column names come from the models' metadata; the values are bound.
     return (
-        f"SELECT {_PROFESSIONAL.sql}, {_EXERCICE.sql}, {_ACTIVITY.sql} "  # noqa: S608
-        f"FROM {Professional._meta.db_table} p "
+        f"SELECT 0, {_PROFESSIONAL.sql}, {_EXERCICE.sql}, {_ACTIVITY.sql}, {no_other_id} "  # noqa: S608
+        f"FROM {table} p "
         f"LEFT JOIN {Exercice._meta.db_table} e ON e.professional_id = p.id "
         f"LEFT JOIN {Activity._meta.db_table} a ON a.exercice_id = e.id "
         f"WHERE p.{column} = %s "
-        f"ORDER BY {_ordering(Exercice, 'e')}, {_ordering(Activity, 'a')}"
+        f"UNION ALL "
+        f"SELECT 1, {no_professional}, {_OTHER_ID.sql} FROM {OtherId._meta.db_table} o "
+        f"WHERE o.professional_id = {owner} "
+        f"ORDER BY 1, {_ordering(Exercice, _EXERCICE, _EXERCICE_START + 1)}, "
+        f"{_ordering(Activity, _ACTIVITY, _ACTIVITY_START + 1)}, "
+        f"{_ordering(OtherId, _OTHER_ID, _OTHER_ID_START + 1)}"
     )
 
 
-_JOINED = {lookup: _joined_sql(lookup) for lookup in ("id", "sub")}
-_OTHER_IDS = (
-    f"SELECT {_OTHER_ID.sql} FROM {OtherId._meta.db_table} o "  # noqa: S608
-    f"WHERE o.professional_id = %s ORDER BY {_ordering(OtherId, 'o')}"
-)
-_EXERCICE_START = _PROFESSIONAL.width
-_ACTIVITY_START = _EXERCICE_START + _EXERCICE.width
-_EXERCICE_ID = _EXERCICE_START + _EXERCICE.attnames.index("id")
-_ACTIVITY_ID = _ACTIVITY_START + _ACTIVITY.attnames.index("id")
+_STATEMENTS = {lookup: _statement(lookup) for lookup in ("id", "sub")}
 
 
 def professional_with_userinfo(
@@ -74,13 +90,13 @@ def professional_with_userinfo(
         raise TypeError("professional_with_userinfo() takes pk or sub, not both")
     lookup, value = ("id", pk) if pk is not None else ("sub", sub)
     with connection.cursor() as cursor:
-        cursor.execute(_JOINED[lookup], [value])
-        joined = cursor.fetchall()
-        if not joined:
-            return None
-        professional = _PROFESSIONAL.instance(joined[0])
-        cursor.execute(_OTHER_IDS, [professional.pk])
-        other_ids = [_OTHER_ID.instance(row) for row in cursor.fetchall()]
+        cursor.execute(_STATEMENTS[lookup], [value, value])
+        found = cursor.fetchall()
+    joined = [row for row in found if row[0] == 0]
+    if not joined:
+        return None
+    professional = _PROFESSIONAL.instance(joined[0], 1)
+    other_ids = [_OTHER_ID.instance(row, _OTHER_ID_START) for row in found if row[0] == 1]
     exercices: list[Exercice] = []
     activities: dict[int, list[Activity]] = {}
     for row in joined:

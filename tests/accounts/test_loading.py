@@ -63,11 +63,11 @@ def test_registry_order_of_exercices_activities_and_other_ids():
     assert [o.origine for o in loaded.other_ids.all()] == ["RPPS", "ADELI", "FINESS"]
 
 
-def test_two_statements_then_none(django_assert_num_queries):
+def test_one_statement_then_none(django_assert_num_queries):
     doctor = make_doctor_with_two_activities()
     _add_exercices(doctor)
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         loaded = professional_with_userinfo(pk=doctor.pk)
     with django_assert_num_queries(0):
         render_userinfo(loaded, auth_mode="CARD")
@@ -112,3 +112,26 @@ def test_pk_or_sub_exactly_one():
         professional_with_userinfo()
     with pytest.raises(TypeError):
         professional_with_userinfo(pk=1, sub="x")
+
+
+def test_other_ids_without_exercices_and_by_sub_as_by_pk():
+    """The other ids come in the same statement as the professional (its second part): with no
+    exercice to join, and whether the professional is named by pk or by sub."""
+    from idp.accounts.models import OtherId
+
+    alone = make_professional("8" + rpps(8), family_name="SEUL", given_names="PAUL")
+    OtherId.objects.create(professional=alone, identifiant="0B1234567", origine="ADELI", qualite=1)
+    OtherId.objects.create(professional=alone, identifiant="8" + rpps(8), origine="RPPS", qualite=1)
+    make_doctor_with_two_activities("8" + rpps(44))  # someone else's ids stay theirs
+
+    by_pk = professional_with_userinfo(pk=alone.pk)
+    by_sub = professional_with_userinfo(sub=alone.sub)
+
+    expected = list(_prefetched(alone.pk).other_ids.all())
+    assert len(expected) == 2
+    for loaded in (by_pk, by_sub):
+        assert list(loaded.exercices.all()) == []
+        assert list(loaded.other_ids.all()) == expected
+        assert render_userinfo(loaded, auth_mode="CARD") == render_userinfo(
+            _prefetched(alone.pk), auth_mode="CARD"
+        )

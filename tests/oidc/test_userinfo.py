@@ -278,7 +278,7 @@ def test_cold_rendering_costs_a_bounded_number_of_queries(client, doctor, rp):
     with CaptureQueriesContext(connection) as cold:
         assert client.get(URL, **_bearer(issued.access_token)).status_code == 200
     professional_queries = [q for q in cold.captured_queries if "accounts_" in q["sql"]]
-    assert len(professional_queries) == 2  # professional, exercices, activities; other ids
+    assert len(professional_queries) == 1  # professional, exercices, activities, other ids
 
 
 def test_other_professional_unaffected(client, rp):
