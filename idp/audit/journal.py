@@ -172,6 +172,7 @@ def for_statement(
     subject: str = "",
     request: HttpRequest | None = None,
     data: Mapping[str, Any] | None = None,
+    in_transaction: bool = False,
 ) -> str | None:
     """The event, checked and cleaned as :func:`record` does, as the argument of
     :data:`APPEND_FUNCTION_CALL`: for a caller that writes its work and appends its event in one
@@ -179,10 +180,19 @@ def for_statement(
     that does the work, e.g. ``code_store.redeem``), which autocommit makes one transaction:
     no BEGIN, COMMIT or separate append round trips. None where that cannot be: not
     PostgreSQL, or inside a transaction or a batch (:func:`record` it there, with the work).
+
+    ``in_transaction``: the statement may also be one of the caller's transaction (the event
+    then commits or rolls back with it, as :func:`record` there would), provided no batch is
+    open (its queued events must keep their place before this one). The chain's lock is taken
+    by that statement and held until the transaction ends: for the transaction's last write.
     """
     using = router.db_for_write(AuditEvent)
     connection = connections[using]
-    if connection.vendor != "postgresql" or connection.in_atomic_block or _BATCH.get():
+    if (
+        connection.vendor != "postgresql"
+        or (connection.in_atomic_block and not in_transaction)
+        or _BATCH.get()
+    ):
         return None
     return _function_argument([_prepare(tag, actor, subject, request, data)])
 

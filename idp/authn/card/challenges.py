@@ -115,6 +115,12 @@ _ANSWER_JOURNALED_SQL = (
     "WITH answered AS ({answer} RETURNING id)"  # noqa: S608 (constants only)
     f" SELECT COUNT(*), {journal.append_if_any('answered')} FROM answered"
 )
+# The new challenge and its journal event, appended only if it was inserted (one row: the id,
+# NULL when the pending limit refused it).
+_INSERT_JOURNALED_SQL = (
+    "WITH inserted AS ({insert} RETURNING id)"  # noqa: S608 (constants only)
+    f" SELECT (SELECT id FROM inserted), {journal.append_if_any('inserted')}"
+)
 _CONSUME_SQL = (
     f"UPDATE {_C} SET consumed_at = %s WHERE id = %s AND status = %s"  # noqa: S608
     " AND consumed_at IS NULL"
@@ -177,16 +183,17 @@ def create(
     binding_message: str = "",
     acr: str = "eidas2",
     request: Any = None,
-    on_created: Callable[[CardChallenge], None] | None = None,
+    created_event: Callable[[CardChallenge], tuple[EventTag, dict[str, Any]]] | None = None,
 ) -> tuple[CardChallenge, str]:
     """A new challenge and, for a QR challenge, the secret the QR carries (else "").
 
     Login and CIBA challenges need a professional (given, or named by ``id_nat``) with a usable
     device (``no_device``) and fewer than ``IDP_CARD_MAX_PENDING`` pending ones
-    (``too_many_pending``); their devices are pushed. Three statements: the holder locked with
-    their devices, the INSERT that counts the pending ones, and the journal's. ``on_created``
-    runs in the transaction that creates the challenge (the caller's journal event goes with it:
-    one transaction, not two).
+    (``too_many_pending``); their devices are pushed. ``created_event`` gives the caller's
+    journal event for the new challenge (its tag and ``journal.record``'s fields), written in
+    the transaction that creates it. Two statements on PostgreSQL: the holder locked with their
+    devices, then the INSERT that counts the pending ones with the event's append (only if the
+    challenge was inserted); elsewhere the event is a third.
     """
     fields = {
         "client_id": client_id,
@@ -200,9 +207,7 @@ def create(
     if purpose == ChallengePurpose.QR:
         qr_secret = hashing.new_secret(24)
         with transaction.atomic():
-            challenge = _insert(purpose, None, qr_secret=qr_secret, **fields)
-            if on_created is not None:
-                on_created(challenge)
+            challenge = _insert(purpose, None, qr_secret=qr_secret, event=created_event, **fields)
         return challenge, qr_secret
     holder = professional
     try:
@@ -212,11 +217,9 @@ def create(
                 raise CardError("no_device", "no active professional")
             if not targets:
                 raise CardError("no_device", f"professional {holder.pk}")
-            challenge = _insert(purpose, holder, **fields)
+            challenge = _insert(purpose, holder, event=created_event, **fields)
             if challenge is None:
                 raise CardError("too_many_pending", f"professional {holder.pk}")
-            if on_created is not None:
-                on_created(challenge)
             push.notify(
                 [push.Target(d.id, d.push) for d in targets if d.push],
                 {"type": "challenge", "id": challenge.public_id, "client_name": client_name[:200]},
@@ -267,8 +270,11 @@ def _insert(
     reference: str,
     binding_message: str,
     acr: str,
+    event: Callable[[CardChallenge], tuple[EventTag, dict[str, Any]]] | None = None,
 ) -> Any:
-    """INSERT the challenge (for a holder: only under the pending limit, else None)."""
+    """INSERT the challenge (for a holder: only under the pending limit, else None) and journal
+    ``event`` for it: in the INSERT's statement on PostgreSQL (appended only if inserted), else
+    after it, in the caller's transaction."""
     if purpose != ChallengePurpose.CIBA:
         number, choices = _numbers()
     elif _is_two_digits(binding_message):
@@ -303,12 +309,19 @@ def _insert(
     if professional is not None:
         sql += _UNDER_LIMIT_SQL
         params += [professional.pk, _PENDING, _when(now), settings.IDP_CARD_MAX_PENDING]
-    found = _rows(sql + " RETURNING id", params)
-    if not found:
+    tag, fields = event(challenge) if event is not None else (None, {})
+    argument = journal.for_statement(tag, **fields, in_transaction=True) if tag else None
+    if argument is None:
+        found = _rows(sql + " RETURNING id", params)
+    else:
+        found = _rows(_INSERT_JOURNALED_SQL.format(insert=sql), [*params, argument])
+    if not found or found[0][0] is None:
         return None
     challenge.pk = found[0][0]
     challenge._state.adding = False
     challenge._state.db = connection.alias
+    if tag is not None and argument is None:
+        journal.record(tag, **fields)
     return challenge
 
 

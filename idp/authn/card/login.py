@@ -144,20 +144,21 @@ def _refused(
     return response
 
 
-def _journal_created(
+def _created_event(
     request: HttpRequest, challenge: CardChallenge, pending: interaction.LoginTransaction
-) -> None:
-    journal.record(
-        EventTag.AUTHN_CARD_CHALLENGE_CREATED,
-        actor=f"client:{pending.request.client_id}",
-        subject=(f"professional:{challenge.professional.sub}" if challenge.professional else "qr"),
-        request=request,
-        data={
+) -> tuple[EventTag, dict[str, Any]]:
+    """The journal event of a challenge the login page started (``challenges.create`` writes it
+    with the challenge)."""
+    return EventTag.AUTHN_CARD_CHALLENGE_CREATED, {
+        "actor": f"client:{pending.request.client_id}",
+        "subject": f"professional:{challenge.professional.sub}" if challenge.professional else "qr",
+        "request": request,
+        "data": {
             "challenge": challenge.public_id[:16],
             "purpose": challenge.purpose,
             "browser": challenge.browser,
         },
-    )
+    }
 
 
 def _qr_svg(challenge: CardChallenge, secret: str) -> str:
@@ -271,7 +272,7 @@ def start(request: HttpRequest, txn: str) -> HttpResponse:
             reference=pending.jti,
             acr=ACR,
             request=request,
-            on_created=lambda created: _journal_created(request, created, pending),
+            created_event=lambda created: _created_event(request, created, pending),
         )
     except CardError as error:
         return _refused(request, pending, error, id_nat=id_nat, as_json=as_json)
@@ -299,7 +300,7 @@ def start_qr(request: HttpRequest, txn: str) -> HttpResponse:
             reference=pending.jti,
             acr=ACR,
             request=request,
-            on_created=lambda created: _journal_created(request, created, pending),
+            created_event=lambda created: _created_event(request, created, pending),
         )
     except CardError as error:
         return _refused(request, pending, error, id_nat="", as_json=as_json)
