@@ -78,7 +78,7 @@ class ProfessionalQuerySet(models.QuerySet["Professional"]):
 
     def with_userinfo(self) -> ProfessionalQuerySet:
         """Everything ``render_userinfo`` reads: three prefetch queries after the main one (the
-        token and UserInfo endpoints load the same in two: idp/accounts/loading.py)."""
+        token and UserInfo endpoints load the same in one statement: idp/accounts/loading.py)."""
         return self.prefetch_related("exercices__activities", "other_ids")
 
 

@@ -26,9 +26,9 @@ Appending reads the chain head and writes the next link, so writers must be seri
   (BEGIN, head, INSERT, COMMIT).
 
 A caller whose work is itself one statement can append its event in that statement
-(:func:`for_statement`, PostgreSQL outside any transaction): the token endpoint's code
-redemption and the card app's approval do, so that the work and its event are one implicit
-transaction.
+(:func:`for_statement`, PostgreSQL): the token endpoint's code redemption and the card app's
+approval do, outside any transaction, so that the work and its event are one implicit
+transaction; a card challenge's creation does as the last write of its own transaction.
 
 Inside a caller's atomic block no savepoint is made: a failing statement marks the caller's
 transaction for rollback, which is what must happen to the caller's work anyway.

@@ -11,8 +11,11 @@ redirect). Pages (authorization, login, logout, admin) keep the full stack.
 The paths are the named routes of ``idp.oidc.urls`` under the issuer, resolved once, the
 card app's API (``/api/card/``), whose requests are signed by the device and carry no cookie, and
 the card login's status (``/login/<txn>/card/<id>/status``), polled every second by the waiting
-page: it reads only the ``caducee_txn`` cookie and the signed transaction (no session, user, CSRF
-or locale) and sets its own no-framing headers (idp/authn/card/login.py).
+page: it reads the ``caducee_txn`` cookie and the signed transaction (no Django session, user or
+locale) and sets its own no-framing headers (idp/authn/card/login.py). Its ``POST``, the page's
+poll, checks the page's CSRF token in the view (``csrf_protect``) and, once the holder approved,
+completes the login there: the SSO session, the code and their journal events, the session's
+cookie. Only a completed login's JSON answer leaves; a refused completion's page is not sent.
 """
 
 from __future__ import annotations

@@ -173,10 +173,11 @@ def redirect_to_login(txn: str, *, see_other: bool = False) -> HttpResponse:
 def pending(request: HttpRequest, txn: str, *, unused: bool = True) -> LoginTransaction:
     """The login transaction ``txn``, checked: signature, age, this browser, not yet used.
 
-    ``unused=False`` skips the last check (a Redis round trip) for a read that changes nothing
-    and shows nothing of a finished login, such as the card status the waiting page polls every
-    second: what completes a login checks again, atomically (:func:`answer`). Raises
-    :class:`InvalidTransaction`.
+        ``unused=False`` skips the last check (a Redis round trip) for a read that changes nothing
+        and shows nothing of a finished login, such as the card status the waiting page polls every
+        second: what completes a login uses the transaction up, atomically (:func:`complete_login`,
+    :func:`answer`). Raises
+        :class:`InvalidTransaction`.
     """
     try:
         payload = signing.loads(txn, salt=_SALT, max_age=settings.IDP_LOGIN_TRANSACTION_SECONDS)
@@ -209,6 +210,12 @@ def consume(transaction: LoginTransaction) -> bool:
     )
 
 
+def _use_up(transaction: LoginTransaction) -> None:
+    """:func:`consume` it, or raise :class:`InvalidTransaction` if it already was."""
+    if not consume(transaction):
+        raise InvalidTransaction(detail="login transaction already used")
+
+
 def complete_login(
     request: HttpRequest,
     txn: str,
@@ -234,8 +241,9 @@ def complete_login(
     # Used up before anything else: a completion that loses the race for the transaction (a
     # replay, a second approved challenge of the same login) must not reach the browser's
     # previous session, whose end is announced outside the database (revocation, back-channel).
-    if not consume(transaction):
-        raise InvalidTransaction(detail="login transaction already used")
+    # A completion that fails after this point (a database error) leaves it used: the
+    # professional starts again from the service.
+    _use_up(transaction)
     previous = sessions.current(request)
     with journal.batched():
         if previous is not None and previous.professional_id == professional.pk:
@@ -268,16 +276,16 @@ def answer(
     """Answer the pending authorization request with ``session`` (RFC 6749 §4.1.2), once.
 
     OIDC Core §5.5.1.1: an essential acr the login did not reach is an error, not a downgrade.
-    The transaction is used up either way (``consumed``: the caller already did). A second
-    answer (a replayed URL, or two logins racing for one transaction) raises
-    :class:`InvalidTransaction`, so that the caller's transaction (the loser's session, its
-    journal events) rolls back.
+    The transaction is used up either way (``consumed``: :func:`complete_login` already did,
+    before it touched any session). A second answer (a replayed resume URL, or two racing for
+    one transaction) raises :class:`InvalidTransaction`, so that the caller's database
+    transaction (its journal events) rolls back.
     """
     req = transaction.request
     # Used up first, whatever the answer: a second login racing for the transaction must fail
     # (and roll back its session) on the refusal branch too, not answer the client again.
-    if not consumed and not consume(transaction):
-        raise InvalidTransaction(detail="login transaction already used")
+    if not consumed:
+        _use_up(transaction)
     if not acr_satisfies(session.acr, req.essential_acr):
         return refuse(request, errors.UnmetAuthenticationRequirements(), req)
     return code_response(request, req, session)

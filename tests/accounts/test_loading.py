@@ -1,5 +1,5 @@
-"""idp.accounts.loading: the professional with their exercices, activities and other ids in two
-statements, the same as ``Professional.objects.with_userinfo()`` gives in four."""
+"""idp.accounts.loading: the professional with their exercices, activities and other ids in one
+statement, the same as ``Professional.objects.with_userinfo()`` gives in four."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The card login's status endpoint (polled every second) is served through the lean stack.
 
-It reads only the ``caducee_txn`` cookie and the signed transaction: no session, user, CSRF or
-locale. The lean stack keeps the Host check and the security headers; the view sets the ones a
-page's middleware would have added (no framing, no content policy needed for JSON).
+It reads the ``caducee_txn`` cookie and the signed transaction: no Django session, user or
+locale; its ``POST`` (the page's poll, which completes an approved login) checks the page's CSRF
+token in the view. The lean stack keeps the Host check and the security headers; the view sets
+the ones a page's middleware would have added (no framing, no content policy needed for JSON).
 """
 
 from __future__ import annotations
@@ -129,3 +130,32 @@ def test_the_completing_poll_through_the_lean_stack_checks_csrf_and_sets_the_ses
     assert headers["X-Frame-Options"] == "DENY"
     assert "no-store" in headers["Cache-Control"]
     assert SsoSession.objects.count() == 1
+
+
+def test_a_refused_completion_through_the_lean_stack_answers_the_plain_status(client, settings):
+    """The completion's refusal page is rendered on the lean stack (no locale or content-policy
+    middleware) and not sent: the poll answers the status, and nothing is written."""
+    from django.utils import timezone
+
+    from idp.authn.card.models import CardDevice
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    model, _secret = make_client()
+    doctor = make_doctor_with_two_activities()
+    _device, phone = enrol(doctor)
+    browser = BrowserClient(HTTP_USER_AGENT=flow.FIREFOX_WINDOWS)
+    login = flow.begin(browser, model)
+    token = str(browser.get(login).context["csrf_token"])
+    body = flow.start_push(browser, login, doctor.id_nat).json()
+    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    CardDevice.objects.update(revoked_at=timezone.now())  # revoked after approving
+    cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
+    extra = {"HTTP_ORIGIN": "https://testserver", "HTTP_X_CSRFTOKEN": token}
+
+    status, headers = _wsgi_get(body["status_url"], cookies, method="POST", extra=extra)
+
+    assert status.startswith("200"), headers
+    assert json.loads(headers["body"]) == {"status": "approved"}
+    assert not any(c.startswith(f"{sessions.COOKIE_NAME}=") for c in headers["cookies"])
+    assert not SsoSession.objects.exists()
+    assert CardChallenge.objects.get().consumed_at is None
