@@ -100,9 +100,9 @@ def test_status_through_the_lean_stack_answers_with_the_right_headers():
     assert status.startswith("400")
 
 
-def test_the_completing_poll_through_the_lean_stack_checks_csrf_and_sets_the_session(
-    client, settings
-):
+def _approved(client, settings) -> tuple[dict, str]:
+    """A login page whose push challenge the phone approved: the start's JSON answer (with the
+    browser's cookies under ``cookies``) and the page's CSRF token."""
     settings.ALLOWED_HOSTS = ["testserver"]
     model, _secret = make_client()
     doctor = make_doctor_with_two_activities()
@@ -112,7 +112,15 @@ def test_the_completing_poll_through_the_lean_stack_checks_csrf_and_sets_the_ses
     token = str(browser.get(login).context["csrf_token"])
     body = flow.start_push(browser, login, doctor.id_nat).json()
     flow.approve(client, phone, body["challenge"], body["number"], PIN)
-    cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
+    body["cookies"] = {name: morsel.value for name, morsel in browser.cookies.items()}
+    return body, token
+
+
+def test_the_completing_poll_through_the_lean_stack_checks_csrf_and_sets_the_session(
+    client, settings
+):
+    body, token = _approved(client, settings)
+    cookies = body["cookies"]
     origin = {"HTTP_ORIGIN": "https://testserver", "HTTP_ACCEPT": "application/json"}
 
     # No CSRF middleware on the lean stack: the view checks the token itself.
@@ -139,17 +147,9 @@ def test_a_refused_completion_through_the_lean_stack_answers_the_plain_status(cl
 
     from idp.authn.card.models import CardDevice
 
-    settings.ALLOWED_HOSTS = ["testserver"]
-    model, _secret = make_client()
-    doctor = make_doctor_with_two_activities()
-    _device, phone = enrol(doctor)
-    browser = BrowserClient(HTTP_USER_AGENT=flow.FIREFOX_WINDOWS)
-    login = flow.begin(browser, model)
-    token = str(browser.get(login).context["csrf_token"])
-    body = flow.start_push(browser, login, doctor.id_nat).json()
-    flow.approve(client, phone, body["challenge"], body["number"], PIN)
+    body, token = _approved(client, settings)
     CardDevice.objects.update(revoked_at=timezone.now())  # revoked after approving
-    cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
+    cookies = body["cookies"]
     extra = {"HTTP_ORIGIN": "https://testserver", "HTTP_X_CSRFTOKEN": token}
 
     status, headers = _wsgi_get(body["status_url"], cookies, method="POST", extra=extra)
