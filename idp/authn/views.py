@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from idp.authn import page_urls
 from idp.authn import test_login as test_method
 from idp.authn.card.errors import CATALOGUE as CARD_ERRORS
 from idp.oidc import interaction, rendering
@@ -220,6 +221,7 @@ def page(
     ``method`` names the form the error is about (``offline`` opens that section).
     """
     lang = language(pending)
+    urls = page_urls.for_transaction(pending.txn)
     with translation.override(lang):
         response = render(
             request,
@@ -234,9 +236,11 @@ def page(
                 "offline_allowed": offline_allowed(pending),
                 "error": error_message(lang, error) if error else "",
                 "error_is_offline": method == "offline",
+                "urls": urls,
+                "language_action": page_urls.language_switch(get_script_prefix()),
                 # The language switch comes back to this transaction's page, not to the URL it
                 # was shown at (the authorization request again, or a POST-only path).
-                "language_next": reverse("authn:login", args=[pending.txn]),
+                "language_next": urls["login"],
             },
             status=status,
         )
