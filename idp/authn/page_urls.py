@@ -31,9 +31,7 @@ def _shapes(script_prefix: str) -> dict[str, tuple[str, str]]:
     """Each route as (text before the transaction, text after it) under ``script_prefix``."""
     shapes = {}
     for name in ROUTES:
-        before, found, after = reverse(f"authn:{name}", args=[_PLACEHOLDER]).partition(
-            _PLACEHOLDER
-        )
+        before, found, after = reverse(f"authn:{name}", args=[_PLACEHOLDER]).partition(_PLACEHOLDER)
         if not found:  # pragma: no cover (a route changed shape: reverse() then, always)
             raise LookupError(f"authn:{name} does not carry its transaction in its path")
         shapes[name] = (before, after)

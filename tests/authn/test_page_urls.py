@@ -8,7 +8,7 @@ from idp.authn import page_urls
 TRANSACTIONS = [
     "eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.c2lnbmF0dXJl",  # what interaction issues
     "a:b~c@d!$&'()*+,;=",  # kept as they are in a path
-    "é à ?#%20 \"<>`{}|\\^[]",  # quoted
+    'é à ?#%20 "<>`{}|\\^[]',  # quoted
     "caduceeTransactionPlaceholder",  # the placeholder itself
     "x" * 2000,
 ]
